@@ -46,6 +46,12 @@ export interface Strategy {
   validate?(obj: KubeObject, ctx: StrategyContext): FieldError[];
   /** Validation on update (immutability etc.). Defaults to validate(). */
   validateUpdate?(obj: KubeObject, old: KubeObject, ctx: StrategyContext): FieldError[];
+  /** Keep a client-supplied status on create (nodes do; most kinds reset status). */
+  keepStatusOnCreate?: boolean;
+  /** Maintain metadata.generation (1 on create, +1 on each spec change). */
+  tracksGeneration?: boolean;
+  /** Allow PUT to create a missing object (upstream AllowCreateOnUpdate). */
+  allowCreateOnUpdate?: boolean;
   /** Non-fatal warnings returned in `Warning` headers. */
   warnings?(obj: KubeObject, old?: KubeObject): string[];
 }

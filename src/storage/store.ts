@@ -1,7 +1,7 @@
 // The Store contract: an etcd-shaped key-value store with one global revision.
 // Keys look like `/registry/deployments/default/web`; values are the JSON encoding of an object
 // (without resourceVersion, which is the modRevision). Both drivers (sqlite/, etcd/) implement
-// this and pass the same contract suite (store-contract.test-suite.ts).
+// this and pass the same contract suite (store-contract.ts).
 
 export interface KeyValue {
   key: string;

@@ -1,0 +1,271 @@
+// The API server: HTTPS, authentication, routing to discovery, OpenAPI, health and the REST
+// handlers of every registered resource. Request flow: authenticate → route → decode →
+// (admission: later) → validate → storage → encode.
+
+import { createServer as createHttpsServer, type Server } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { KubeObject } from '../api/meta/v1.js';
+import { ResourceRegistry } from '../api/registry.js';
+import type { ResourceDef } from '../api/resource.js';
+import { StatusError } from '../machinery/errors.js';
+import type { Store } from '../storage/store.js';
+import { CacheDispatcher } from './cache-dispatcher.js';
+import type { RequestContext, UserInfo } from './context.js';
+import { Discovery } from './discovery.js';
+import { negotiate } from './http/negotiate.js';
+import { OpenAPIService } from './openapi-service.js';
+import { ResourceHandler, warningHeaders } from './rest/handler.js';
+import { resourcePrefix } from './rest/keys.js';
+import { ListWatch } from './rest/list-watch.js';
+import { ResourceStore } from './rest/resource-store.js';
+import { KUBERNETES_VERSION, versionInfo } from './version.js';
+
+export interface Authenticate {
+  (req: IncomingMessage): UserInfo | undefined;
+}
+
+export interface ApiServerOptions {
+  store: Store;
+  resources: ResourceDef[];
+  /** TLS options for https.createServer (cert, key, ca, requestCert...). */
+  tls: { cert: string; key: string; ca?: string; requestCert?: boolean; rejectUnauthorized?: boolean; minVersion?: 'TLSv1.2' | 'TLSv1.3' };
+  authenticate: Authenticate;
+  port: number;
+  bindAddress?: string;
+  logger?: { info(o: unknown, msg?: string): void; error(o: unknown, msg?: string): void; warn(o: unknown, msg?: string): void };
+}
+
+/** Paths that upstream's default RBAC lets anyone read (system:public-info-viewer). */
+const PUBLIC_PATHS = new Set(['/healthz', '/livez', '/readyz', '/version', '/version/']);
+
+interface ResourceEntry {
+  def: ResourceDef;
+  store: ResourceStore;
+  handler: ResourceHandler;
+  listWatch: ListWatch;
+}
+
+export class ApiServer {
+  readonly registry: ResourceRegistry;
+  readonly dispatcher: CacheDispatcher;
+  private readonly entries = new Map<string, ResourceEntry>();
+  private readonly discovery: Discovery;
+  private readonly openapi: OpenAPIService;
+  private server?: Server;
+  private openWatches = 0;
+  private ready = false;
+  private readonly sockets = new Set<import('node:stream').Duplex>();
+
+  constructor(private readonly opts: ApiServerOptions) {
+    this.registry = new ResourceRegistry();
+    this.dispatcher = new CacheDispatcher(opts.store);
+    this.discovery = new Discovery(this.registry, () => `${this.advertiseHost()}:${this.port}`);
+    this.openapi = new OpenAPIService(this.registry);
+    for (const def of opts.resources) this.addResource(def);
+  }
+
+  private advertiseHost(): string {
+    return this.opts.bindAddress && this.opts.bindAddress !== '0.0.0.0' ? this.opts.bindAddress : '127.0.0.1';
+  }
+
+  get port(): number {
+    return (this.server?.address() as AddressInfo | null)?.port ?? this.opts.port;
+  }
+
+  get watchCount(): number {
+    return this.openWatches;
+  }
+
+  addResource(def: ResourceDef): void {
+    this.registry.add(def);
+    const cache = this.dispatcher.cacheFor(resourcePrefix(def));
+    const store = new ResourceStore(def, { store: this.opts.store, namespaces: { get: (n) => this.namespace(n) } });
+    const listWatch = new ListWatch(def, this.opts.store, cache);
+    const handler = new ResourceHandler({
+      def,
+      store,
+      listWatch,
+      onWatchStart: () => {
+        this.openWatches++;
+        return () => this.openWatches--;
+      },
+    });
+    this.entries.set(`${def.group}/${def.version}/${def.plural}`, { def, store, handler, listWatch });
+  }
+
+  /** The REST store of a resource (used in-process by bootstrap and controllers' transport). */
+  resourceStore(group: string, version: string, plural: string): ResourceStore {
+    const e = this.entries.get(`${group}/${version}/${plural}`);
+    if (!e) throw new Error(`no resource ${group}/${version}/${plural}`);
+    return e.store;
+  }
+
+  private namespace(name: string): KubeObject | undefined {
+    const cache = this.dispatcher.cacheFor('/registry/namespaces/');
+    return cache.get(`/registry/namespaces/${name}`)?.obj;
+  }
+
+  async start(): Promise<void> {
+    await this.dispatcher.start();
+    await Promise.all(this.opts.resources.map((d) => this.dispatcher.cacheFor(resourcePrefix(d)).start()));
+    this.server = createHttpsServer({ ...this.opts.tls }, (req, res) => void this.serve(req, res));
+    this.server.keepAliveTimeout = 65_000;
+    this.server.on('connection', (s) => {
+      this.sockets.add(s);
+      s.on('close', () => this.sockets.delete(s));
+    });
+    this.server.on('clientError', (_err, socket) => socket.destroy());
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', reject);
+      this.server!.listen(this.opts.port, this.opts.bindAddress ?? '0.0.0.0', () => resolve());
+    });
+  }
+
+  markReady(): void {
+    this.ready = true;
+  }
+
+  async stop(): Promise<void> {
+    this.ready = false;
+    this.dispatcher.stop();
+    if (this.server) {
+      const closed = new Promise<void>((resolve) => this.server!.close(() => resolve()));
+      for (const s of this.sockets) s.destroy();
+      await closed;
+    }
+  }
+
+  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const ctx: RequestContext = { userAgent: String(req.headers['user-agent'] ?? ''), warnings: [] };
+    try {
+      const url = new URL(req.url ?? '/', 'https://localhost');
+      const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname;
+      const user = this.opts.authenticate(req);
+      if (!user && !PUBLIC_PATHS.has(path)) throw StatusError.unauthorized();
+      ctx.user = user;
+      await this.route(req, res, path, url.searchParams, ctx);
+    } catch (e) {
+      this.fail(res, e, ctx);
+    }
+  }
+
+  private fail(res: ServerResponse, e: unknown, ctx: RequestContext): void {
+    let err: StatusError;
+    if (e instanceof StatusError) err = e;
+    else {
+      this.opts.logger?.error({ err: e }, 'internal error');
+      err = StatusError.internal((e as Error)?.message ?? String(e));
+    }
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const headers: Record<string, string | string[]> = { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', ...warningHeaders(ctx) };
+    if (err.details?.retryAfterSeconds) headers['Retry-After'] = String(err.details.retryAfterSeconds);
+    res.writeHead(err.code, headers);
+    res.end(JSON.stringify(err.toStatus()));
+  }
+
+  private sendJSON(res: ServerResponse, code: number, body: string, contentType = 'application/json'): void {
+    res.writeHead(code, { 'Content-Type': contentType, 'Cache-Control': 'no-cache, private' });
+    res.end(body);
+  }
+
+  private async route(req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams, ctx: RequestContext): Promise<void> {
+    const method = req.method ?? 'GET';
+    if (path === '/healthz' || path === '/livez' || path === '/readyz' || path.startsWith('/healthz/') || path.startsWith('/livez/') || path.startsWith('/readyz/')) {
+      const ok = path.startsWith('/readyz') ? this.ready : true;
+      if (query.has('verbose')) {
+        const name = path.split('/')[1];
+        const body = `[+]ping ok\n[+]etcd ok\n[${ok ? '+' : '-'}]poststarthook/k8ts-bootstrap ${ok ? 'ok' : 'failed: not finished'}\n${name} check ${ok ? 'passed' : 'failed'}\n`;
+        res.writeHead(ok ? 200 : 500, { 'Content-Type': 'text/plain; charset=utf-8' });
+        res.end(body);
+        return;
+      }
+      res.writeHead(ok ? 200 : 500, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff' });
+      res.end(ok ? 'ok' : `[-]poststarthook/k8ts-bootstrap failed: not finished\n${path.slice(1)} check failed`);
+      return;
+    }
+    if (path === '/version') return this.sendJSON(res, 200, JSON.stringify(versionInfo()));
+    if (path === '/') {
+      const paths = ['/api', '/api/v1', '/apis', '/healthz', '/livez', '/openapi/v2', '/openapi/v3', '/readyz', '/version'];
+      for (const g of this.registry.groups()) if (g.name) for (const v of g.versions) paths.push(`/apis/${g.name}`, `/apis/${g.name}/${v}`);
+      return this.sendJSON(res, 200, JSON.stringify({ paths: [...new Set(paths)].sort() }, null, 2));
+    }
+    if (path.startsWith('/openapi/')) return this.openapi.serve(req, res, path, query);
+    const accept = negotiate(req.headers.accept);
+    const segs = path.split('/').filter(Boolean);
+    if (segs[0] === 'api') {
+      if (segs.length === 1) {
+        if (accept.discovery) return this.sendDiscovery(res, this.discovery.aggregated('api', accept.discovery), accept.discovery);
+        return this.sendJSON(res, 200, this.discovery.apiVersions());
+      }
+      if (segs[1] !== 'v1') throw notFound();
+      if (segs.length === 2) return this.sendJSON(res, 200, this.discovery.apiResourceList('', 'v1')!);
+      return this.resource(req, res, '', 'v1', segs.slice(2), query, accept, ctx, method);
+    }
+    if (segs[0] === 'apis') {
+      if (segs.length === 1) {
+        if (accept.discovery) return this.sendDiscovery(res, this.discovery.aggregated('apis', accept.discovery), accept.discovery);
+        return this.sendJSON(res, 200, this.discovery.apiGroupList());
+      }
+      if (segs.length === 2) {
+        const g = this.discovery.apiGroup(segs[1]);
+        if (!g) throw notFound();
+        return this.sendJSON(res, 200, g);
+      }
+      if (segs.length === 3) {
+        const l = this.discovery.apiResourceList(segs[1], segs[2]);
+        if (!l) throw notFound();
+        return this.sendJSON(res, 200, l);
+      }
+      return this.resource(req, res, segs[1], segs[2], segs.slice(3), query, accept, ctx, method);
+    }
+    throw notFound();
+  }
+
+  private sendDiscovery(res: ServerResponse, body: string, v: 'v2' | 'v2beta1'): void {
+    res.writeHead(200, {
+      'Content-Type': `application/json;g=apidiscovery.k8s.io;v=${v};as=APIGroupDiscoveryList`,
+      'Cache-Control': 'no-cache, private',
+      Vary: 'Accept',
+    });
+    res.end(body);
+  }
+
+  private async resource(
+    req: IncomingMessage,
+    res: ServerResponse,
+    group: string,
+    version: string,
+    parts: string[],
+    query: URLSearchParams,
+    accept: ReturnType<typeof negotiate>,
+    ctx: RequestContext,
+    method: string,
+  ): Promise<void> {
+    let namespace: string | undefined;
+    let rest = parts;
+    // /namespaces/<ns>/<resource>/... unless it is the namespace's own status/finalize.
+    if (rest[0] === 'namespaces' && rest.length > 2 && rest[2] !== 'status' && rest[2] !== 'finalize') {
+      namespace = decodeURIComponent(rest[1]);
+      rest = rest.slice(2);
+    }
+    const [plural, name, subresource, ...extra] = rest.map((s) => decodeURIComponent(s));
+    if (extra.length) throw notFound();
+    const entry = this.entries.get(`${group}/${version}/${plural}`);
+    if (!entry) throw notFound();
+    if (!entry.def.namespaced && namespace !== undefined) throw notFound();
+    if (entry.def.namespaced && namespace === undefined && name !== undefined) throw notFound();
+    if (entry.def.namespaced && namespace === undefined && method === 'POST') throw notFound();
+    if (accept.unacceptable) throw StatusError.notAcceptable('only the following media types are accepted: application/json, application/yaml, application/vnd.kubernetes.protobuf');
+    await entry.handler.handle({ req, res, verb: method, namespace, name, subresource: subresource ?? '', query, accept, ctx });
+  }
+}
+
+function notFound(): StatusError {
+  return new StatusError(404, 'NotFound', 'the server could not find the requested resource', { causes: [{ reason: 'UnexpectedServerResponse', message: '404 page not found' }] });
+}
+
+export { KUBERNETES_VERSION };

@@ -1,0 +1,89 @@
+// Flag definitions live apart from the code that runs a role (as k3s does).
+
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+
+export function defaultDataDir(): string {
+  return process.getuid?.() === 0 ? '/var/lib/k8ts/server' : join(homedir(), '.k8ts', 'server');
+}
+
+export interface ServerFlags {
+  dataDir: string;
+  securePort: number;
+  bindAddress: string;
+  advertiseAddress: string;
+  datastoreEndpoint?: string;
+  tokenAuthFile?: string;
+  serviceClusterIPRange: string;
+  tlsSAN: string[];
+  logLevel: string;
+  /** Milliseconds between compactions of old revisions (upstream: 5 minutes). */
+  compactionIntervalMs: number;
+}
+
+export const SERVER_HELP = `Usage: k8ts server [flags]
+
+Flags:
+  --data-dir DIR                 Folder for the datastore, certificates and kubeconfig (default ${defaultDataDir()})
+  --secure-port PORT             HTTPS port of the API server (default 6443)
+  --bind-address IP              Address to listen on (default 0.0.0.0)
+  --advertise-address IP         Address published in the kubernetes Endpoints (default 127.0.0.1)
+  --datastore-endpoint URL       etcd://host:2379[,etcd://host2:2379] to use etcd instead of the embedded SQLite
+  --token-auth-file FILE         Static bearer tokens (CSV: token,user,uid,"group1,group2")
+  --service-cluster-ip-range CIDR  Service IP range (default 10.43.0.0/16)
+  --tls-san NAME                 Extra subject alternative name for the serving certificate (repeatable)
+  --log-level LEVEL              info, debug, warn, error (default info)
+  --compaction-interval DURATION How often old revisions are compacted, e.g. 5m, 30s (default 5m)
+`;
+
+export function parseServerFlags(argv: string[]): ServerFlags | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      'data-dir': { type: 'string' },
+      'secure-port': { type: 'string' },
+      'bind-address': { type: 'string' },
+      'advertise-address': { type: 'string' },
+      'datastore-endpoint': { type: 'string' },
+      'token-auth-file': { type: 'string' },
+      'service-cluster-ip-range': { type: 'string' },
+      'tls-san': { type: 'string', multiple: true },
+      'log-level': { type: 'string' },
+      'compaction-interval': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help) return 'help';
+  const port = Number(values['secure-port'] ?? '6443');
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid --secure-port ${values['secure-port']}`);
+  return {
+    dataDir: values['data-dir'] ?? defaultDataDir(),
+    securePort: port,
+    bindAddress: values['bind-address'] ?? '0.0.0.0',
+    advertiseAddress: values['advertise-address'] ?? '127.0.0.1',
+    datastoreEndpoint: values['datastore-endpoint'],
+    tokenAuthFile: values['token-auth-file'],
+    serviceClusterIPRange: values['service-cluster-ip-range'] ?? '10.43.0.0/16',
+    tlsSAN: values['tls-san'] ?? [],
+    logLevel: values['log-level'] ?? 'info',
+    compactionIntervalMs: parseSimpleDuration(values['compaction-interval'] ?? '5m'),
+  };
+}
+
+/** First usable address of an IPv4 CIDR: the kubernetes Service IP (10.43.0.1). */
+export function firstServiceIP(cidr: string): string {
+  const [ip] = cidr.split('/');
+  const parts = ip.split('.').map(Number);
+  const n = ((parts[0] << 24) >>> 0) + (parts[1] << 16) + (parts[2] << 8) + parts[3] + 1;
+  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
+}
+
+/** "5m", "30s", "1h", "500ms" → milliseconds. */
+export function parseSimpleDuration(s: string): number {
+  const m = /^(\d+)(ms|s|m|h)$/.exec(s);
+  if (!m) throw new Error(`invalid duration ${JSON.stringify(s)} (use e.g. 30s, 5m)`);
+  const n = Number(m[1]);
+  return n * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
+}

@@ -1,0 +1,41 @@
+// The k8ts command: one binary, several roles (like k3s).
+//   k8ts server   API server (+ scheduler and controllers in later issues)
+//   k8ts kubectl  runs kubectl against the local server's admin kubeconfig
+
+import { runServer } from './server.js';
+import { runKubectl } from './kubectl.js';
+
+const USAGE = `Usage: k8ts <command> [flags]
+
+Commands:
+  server    Run the control plane (API server) with an embedded SQLite or external etcd datastore
+  kubectl   Run kubectl with the server's admin kubeconfig (KUBECONFIG=<data-dir>/kubeconfig)
+  version   Print the k8ts version and the Kubernetes API version it serves
+
+Run 'k8ts <command> --help' for the flags of a command.
+`;
+
+export async function main(argv: string[]): Promise<void> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'server':
+      return runServer(rest);
+    case 'kubectl':
+      return runKubectl(rest);
+    case 'version': {
+      const { versionInfo } = await import('../apiserver/version.js');
+      const v = versionInfo();
+      console.log(`k8ts version ${v.gitVersion} (Kubernetes API v${v.major}.${v.minor})`);
+      return;
+    }
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE);
+      return;
+    default:
+      process.stderr.write(`k8ts: unknown command "${cmd}"\n\n${USAGE}`);
+      process.exitCode = 2;
+  }
+}

@@ -1,0 +1,63 @@
+// `k8ts server`: certificates, datastore, API server, default objects, admin kubeconfig.
+
+import { mkdirSync } from 'node:fs';
+import pino from 'pino';
+import { builtinResources } from '../api/builtin.js';
+import { bootstrapObjects } from '../apiserver/bootstrap.js';
+import { startNamespaceLifecycle } from '../apiserver/namespace-lifecycle.js';
+import { ApiServer } from '../apiserver/server.js';
+import { createAuthenticator } from '../apiserver/auth/authenticate.js';
+import { ensurePKI, tlsServerOptions } from '../apiserver/tls/pki.js';
+import { writeKubeconfig } from '../apiserver/tls/kubeconfig.js';
+import { startCompactor } from '../storage/compactor.js';
+import { openStore } from '../storage/open.js';
+import { firstServiceIP, parseServerFlags, SERVER_HELP } from './flags.js';
+
+export async function runServer(argv: string[]): Promise<void> {
+  const flags = parseServerFlags(argv);
+  if (flags === 'help') {
+    process.stdout.write(SERVER_HELP);
+    return;
+  }
+  const log = pino({ level: flags.logLevel, base: { component: 'k8ts-server' } }, pino.destination(2));
+  const started = Date.now();
+  mkdirSync(flags.dataDir, { recursive: true, mode: 0o700 });
+  const serviceIP = firstServiceIP(flags.serviceClusterIPRange);
+  const pki = await ensurePKI({ dataDir: flags.dataDir, extraSANs: [serviceIP, flags.advertiseAddress, ...flags.tlsSAN] });
+  const store = await openStore({ dataDir: flags.dataDir, datastoreEndpoint: flags.datastoreEndpoint });
+  const authenticator = await createAuthenticator({ pki, tokenAuthFile: flags.tokenAuthFile });
+  const server = new ApiServer({
+    store,
+    resources: builtinResources(),
+    tls: tlsServerOptions(pki),
+    authenticate: (req) => authenticator.authenticate(req),
+    port: flags.securePort,
+    bindAddress: flags.bindAddress,
+    logger: log,
+  });
+  await server.start();
+  await bootstrapObjects(server, { kubernetesServiceIP: serviceIP, endpointIP: flags.advertiseAddress, securePort: server.port });
+  const lifecycle = new AbortController();
+  startNamespaceLifecycle(server, lifecycle.signal);
+  startCompactor(store, {
+    intervalMs: flags.compactionIntervalMs,
+    signal: lifecycle.signal,
+    onError: (err) => log.warn({ err }, 'compaction failed'),
+  });
+  const kubeconfig = await writeKubeconfig({ dataDir: flags.dataDir, pki, server: `https://127.0.0.1:${server.port}` });
+  server.markReady();
+  log.info({ port: server.port, dataDir: flags.dataDir, kubeconfig, datastore: flags.datastoreEndpoint ?? 'sqlite', ms: Date.now() - started }, 'k8ts server ready');
+
+  let stopping = false;
+  const shutdown = async (sig: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal: sig }, 'shutting down');
+    lifecycle.abort();
+    await server.stop();
+    await store.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+}

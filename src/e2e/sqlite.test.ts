@@ -1,0 +1,27 @@
+// The acceptance suite against a k8ts server on the embedded SQLite datastore.
+
+import { after, before, describe } from 'node:test';
+import { startK8ts, type K8tsServer } from '../testing/k8ts-server.js';
+import { badInput } from './scenarios/bad-input.js';
+import { clientNode } from './scenarios/client-node.js';
+import { kubectlApply } from './scenarios/kubectl-apply.js';
+import { kubectlBasics } from './scenarios/kubectl-basics.js';
+import { persistence } from './scenarios/persistence.js';
+import { watchAndChunks } from './scenarios/watch-and-chunks.js';
+
+describe('k8ts on SQLite', { concurrency: false }, () => {
+  let srv: K8tsServer;
+  before(async () => {
+    srv = await startK8ts({ extraArgs: ['--compaction-interval', '1s'] });
+  });
+  after(async () => {
+    await srv?.stop();
+  });
+  const get = () => srv;
+  describe('kubectl basics', () => kubectlBasics(get, 'default'));
+  describe('kubectl apply', () => kubectlApply(get, 'shop'));
+  describe('watch and chunks', () => watchAndChunks(get, 'watching'));
+  describe('bad input', () => badInput(get, 'bad'));
+  describe('client-node', () => clientNode(get, 'clientnode'));
+  describe('persistence', () => persistence(get, 'persist'));
+});
