@@ -46,6 +46,8 @@ export interface Strategy {
   validate?(obj: KubeObject, ctx: StrategyContext): FieldError[];
   /** Validation on update (immutability etc.). Defaults to validate(). */
   validateUpdate?(obj: KubeObject, old: KubeObject, ctx: StrategyContext): FieldError[];
+  /** The rule for metadata.name (default: DNS-1123 subdomain); returns upstream's messages. */
+  validateName?(name: string): string[];
   /** Keep a client-supplied status on create (nodes do; most kinds reset status). */
   keepStatusOnCreate?: boolean;
   /** Maintain metadata.generation (1 on create, +1 on each spec change). */

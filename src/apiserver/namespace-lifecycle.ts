@@ -10,7 +10,8 @@ import { listPrefix } from './rest/keys.js';
 import type { ApiServer } from './server.js';
 
 const ctx = (): RequestContext => ({ userAgent: 'k8ts-namespace-lifecycle', warnings: [] });
-const writeOpts: WriteOptions = { dryRun: false, fieldValidation: 'Ignore', subresource: '', fieldManager: 'namespace-controller' };
+// The finalize subresource is the only way to change spec.finalizers (as upstream).
+const writeOpts: WriteOptions = { dryRun: false, fieldValidation: 'Ignore', subresource: 'finalize', fieldManager: 'namespace-controller' };
 
 export function startNamespaceLifecycle(server: ApiServer, signal: AbortSignal, intervalMs = 500): void {
   let busy = false;

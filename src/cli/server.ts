@@ -6,9 +6,9 @@ import { builtinResources } from '../api/builtin.js';
 import { bootstrapObjects } from '../apiserver/bootstrap.js';
 import { startNamespaceLifecycle } from '../apiserver/namespace-lifecycle.js';
 import { ApiServer } from '../apiserver/server.js';
-import { createAuthenticator } from '../apiserver/auth/authenticate.js';
-import { ensurePKI, tlsServerOptions } from '../apiserver/tls/pki.js';
-import { writeKubeconfig } from '../apiserver/tls/kubeconfig.js';
+import { createAuthenticator } from '../apiserver/pki/authenticate.js';
+import { writeKubeconfig } from '../apiserver/pki/kubeconfig.js';
+import { ensurePKI, tlsServerOptions } from '../apiserver/pki/pki.js';
 import { startCompactor } from '../storage/compactor.js';
 import { openStore } from '../storage/open.js';
 import { firstServiceIP, parseServerFlags, SERVER_HELP } from './flags.js';
@@ -25,7 +25,7 @@ export async function runServer(argv: string[]): Promise<void> {
   const serviceIP = firstServiceIP(flags.serviceClusterIPRange);
   const pki = await ensurePKI({ dataDir: flags.dataDir, extraSANs: [serviceIP, flags.advertiseAddress, ...flags.tlsSAN] });
   const store = await openStore({ dataDir: flags.dataDir, datastoreEndpoint: flags.datastoreEndpoint });
-  const authenticator = await createAuthenticator({ pki, tokenAuthFile: flags.tokenAuthFile });
+  const authenticator = createAuthenticator({ tokenAuthFile: flags.tokenAuthFile });
   const server = new ApiServer({
     store,
     resources: builtinResources(),

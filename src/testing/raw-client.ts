@@ -16,7 +16,7 @@ export class RawClient {
   private readonly agent: Agent;
   readonly server: string;
 
-  constructor(kubeconfigPath: string, opts: { anonymous?: boolean; token?: string } = {}) {
+  constructor(kubeconfigPath: string, opts: { anonymous?: boolean; token?: string; keepAlive?: boolean; maxSockets?: number } = {}) {
     const kc = parse(readFileSync(kubeconfigPath, 'utf8'));
     const cluster = kc.clusters[0].cluster;
     const user = kc.users[0].user;
@@ -25,7 +25,7 @@ export class RawClient {
     const creds = opts.anonymous || opts.token
       ? {}
       : { cert: Buffer.from(user['client-certificate-data'], 'base64'), key: Buffer.from(user['client-key-data'], 'base64') };
-    this.agent = new Agent({ ca, ...creds, keepAlive: false });
+    this.agent = new Agent({ ca, ...creds, keepAlive: opts.keepAlive ?? false, maxSockets: opts.maxSockets ?? Infinity });
     this.token = opts.token;
   }
 

@@ -5,6 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { stringify as toYaml } from 'yaml';
 import type { KubeObject } from '../../api/meta/v1.js';
 import { apiVersionOf, type ResourceDef } from '../../api/resource.js';
+import { decodeKubernetesProtobuf } from '../../api/protobuf/decode.js';
 import { StatusError } from '../../machinery/errors.js';
 import type { FieldValidation, RequestContext, WriteOptions } from '../context.js';
 import { decodeBody, mediaType, readBody } from '../http/body.js';
@@ -83,7 +84,8 @@ export class ResourceHandler {
 
   async handle(r: ResourceRequest): Promise<void> {
     const { verb, name, subresource } = r;
-    if (subresource && subresource !== 'status' && !(subresource === 'scale' && this.def.subresources?.scale)) {
+    const finalize = subresource === 'finalize' && this.def.group === '' && this.def.plural === 'namespaces' && verb === 'PUT';
+    if (subresource && !finalize && subresource !== 'status' && !(subresource === 'scale' && this.def.subresources?.scale)) {
       throw StatusError.notFound({ group: this.def.group, resource: `${this.def.plural}/${subresource}` }, name ?? '');
     }
     if (subresource === 'status' && !this.def.subresources?.status) {
@@ -247,6 +249,7 @@ export class ResourceHandler {
   private async body(r: ResourceRequest): Promise<unknown> {
     const ct = mediaType(r.req.headers['content-type']);
     const buf = await readBody(r.req);
+    if (ct === 'application/vnd.kubernetes.protobuf') return decodeKubernetesProtobuf(buf);
     if (ct && ct !== 'application/json' && ct !== 'application/yaml' && ct !== '*/*') {
       throw StatusError.unsupportedMediaType(['application/json', 'application/yaml', 'application/vnd.kubernetes.protobuf']);
     }

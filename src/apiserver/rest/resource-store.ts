@@ -7,8 +7,7 @@ import type { KubeObject } from '../../api/meta/v1.js';
 import { apiVersionOf, type ResourceDef } from '../../api/resource.js';
 import { StatusError } from '../../machinery/errors.js';
 import type { FieldError } from '../../machinery/field-errors.js';
-import { generateName } from '../../machinery/names.js';
-import { validateObjectMeta, validateObjectMetaUpdate } from '../../machinery/validation.js';
+import { generateName, validateObjectMeta, validateObjectMetaUpdate } from '../../machinery/name-validation.js';
 import { ConflictError, KeyExistsError, KeyNotFoundError, type KeyValue, type Store } from '../../storage/store.js';
 import { trackUpdate } from './managed-fields.js';
 import type { RequestContext, WriteOptions } from '../context.js';
@@ -170,7 +169,7 @@ export class ResourceStore {
     this.checkNamespace(meta.namespace, meta.name ?? '', true);
     this.prepareCreate(obj);
     const errs = [
-      ...validateObjectMeta(meta, { namespaced: this.def.namespaced }),
+      ...validateObjectMeta(meta, { namespaced: this.def.namespaced, nameValidator: this.def.strategy.validateName }),
       ...(this.def.strategy.validate?.(obj, { operation: 'create', subresource: '' }) ?? []),
     ];
     if (errs.length) throw this.invalid(meta.name ?? '', errs);
@@ -343,7 +342,7 @@ export class ResourceStore {
     const ctxS = { operation: 'update' as const, subresource: opts.subresource };
     const errs = [
       ...validateObjectMetaUpdate(meta, old.metadata),
-      ...validateObjectMeta(meta, { namespaced: this.def.namespaced }),
+      ...validateObjectMeta(meta, { namespaced: this.def.namespaced, nameValidator: this.def.strategy.validateName }),
       ...((this.def.strategy.validateUpdate
         ? this.def.strategy.validateUpdate(next, old, ctxS)
         : this.def.strategy.validate?.(next, ctxS)) ?? []),

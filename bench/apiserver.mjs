@@ -1,0 +1,180 @@
+#!/usr/bin/env node
+// bench/apiserver: 50 concurrent clients create 20,000 pods (realistic specs); then get, list
+// (all, and by label selector), update, with 100 watchers receiving every event.
+// Prints requests/s, p50/p99 latency, watch delivery lag p99 and server RSS, for SQLite and etcd.
+// Usage: node bench/apiserver.mjs [--pods N] [--clients N] [--watchers N] [--only sqlite|etcd]
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { execSync } from 'node:child_process';
+import { startK8ts } from '../dist/testing/k8ts-server.js';
+import { RawClient } from '../dist/testing/raw-client.js';
+import { etcdAvailable, startEtcdCluster } from '../dist/testing/etcd-cluster.js';
+
+const { values } = parseArgs({
+  options: {
+    pods: { type: 'string', default: '20000' },
+    clients: { type: 'string', default: '50' },
+    watchers: { type: 'string', default: '100' },
+    only: { type: 'string' },
+  },
+});
+const PODS = Number(values.pods);
+const CLIENTS = Number(values.clients);
+const WATCHERS = Number(values.watchers);
+
+function pct(xs, p) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+}
+const fmt = (ms) => `${ms.toFixed(1)} ms`;
+
+function podSpec(i) {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: `bench-${i}`,
+      labels: { app: `app-${i % 100}`, tier: i % 3 ? 'web' : 'db', 'pod-template-hash': '5d8f9c7b6' },
+      annotations: { 'bench/created': new Date().toISOString() },
+    },
+    spec: {
+      containers: [
+        {
+          name: 'app',
+          image: 'registry.local/app:1.2.3',
+          command: ['/bin/app'],
+          args: ['--port=8080', '--verbose'],
+          ports: [{ name: 'http', containerPort: 8080 }],
+          env: [{ name: 'MODE', value: 'prod' }, { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
+          resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '500m', memory: '256Mi' } },
+          readinessProbe: { httpGet: { path: '/ready', port: 'http' }, periodSeconds: 5 },
+          livenessProbe: { httpGet: { path: '/live', port: 8080 }, initialDelaySeconds: 10 },
+          volumeMounts: [{ name: 'config', mountPath: '/etc/app' }],
+        },
+      ],
+      volumes: [{ name: 'config', configMap: { name: 'app-config' } }],
+      nodeSelector: { 'kubernetes.io/os': 'linux' },
+      tolerations: [{ key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 }],
+    },
+  };
+}
+
+async function pool(n, total, fn) {
+  let next = 0;
+  const lat = [];
+  const worker = async () => {
+    while (next < total) {
+      const i = next++;
+      const t0 = performance.now();
+      await fn(i);
+      lat.push(performance.now() - t0);
+    }
+  };
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: n }, worker));
+  const secs = (performance.now() - t0) / 1000;
+  return { rate: total / secs, p50: pct(lat, 50), p99: pct(lat, 99), secs };
+}
+
+function rssOf(pid) {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+function serverPid(srv) {
+  // The server process is the one started with this data dir.
+  const out = execSync(`pgrep -f -- "--data-dir ${srv.dataDir}"`).toString().trim().split('\n');
+  return Number(out[0]);
+}
+
+async function run(label, startOpts) {
+  const srv = await startK8ts(startOpts);
+  const ns = 'bench';
+  const raw = new RawClient(srv.kubeconfig, { keepAlive: true, maxSockets: CLIENTS });
+  try {
+    await raw.request('POST', '/api/v1/namespaces', JSON.stringify({ metadata: { name: ns } }));
+    const base = `/api/v1/namespaces/${ns}/pods`;
+    const create = await pool(CLIENTS, PODS, async (i) => {
+      const r = await raw.request('POST', base, JSON.stringify(podSpec(i)));
+      if (r.status !== 201) throw new Error(`create ${i}: ${r.status} ${r.body}`);
+    });
+    const pid = serverPid(srv);
+    const rssAfterCreate = rssOf(pid);
+    const get = await pool(CLIENTS, 5000, async (i) => {
+      const r = await raw.request('GET', `${base}/bench-${(i * 7919) % PODS}`);
+      if (r.status !== 200) throw new Error(`get: ${r.status}`);
+    });
+    const listAll = [];
+    for (let i = 0; i < 5; i++) {
+      const t0 = performance.now();
+      const r = await raw.request('GET', base);
+      listAll.push(performance.now() - t0);
+      if (r.status !== 200) throw new Error(`list ${r.status}`);
+    }
+    const listSel = [];
+    for (let i = 0; i < 5; i++) {
+      const t0 = performance.now();
+      const r = await raw.request('GET', `${base}?labelSelector=app%3Dapp-${i},tier%3Dweb`);
+      listSel.push(performance.now() - t0);
+      if (r.status !== 200) throw new Error(`list sel ${r.status}`);
+    }
+    // Watchers on their own connections, then updates carrying a send timestamp.
+    const lags = [];
+    let received = 0;
+    const UPDATES = 2000;
+    const watchClients = [];
+    const watchDone = [];
+    const rv = (await raw.request('GET', `${base}?limit=1`)).json().metadata.resourceVersion;
+    for (let w = 0; w < WATCHERS; w++) {
+      const wc = new RawClient(srv.kubeconfig, { keepAlive: false });
+      watchClients.push(wc);
+      watchDone.push(
+        wc.watch(`${base}?watch=1&resourceVersion=${rv}`, (evs) => {
+          const now = Date.now();
+          while (evs.length) {
+            const e = evs.shift();
+            received++;
+            const sent = Number(e.object?.metadata?.annotations?.['bench/sent']);
+            if (sent) lags.push(now - sent);
+          }
+          return received >= WATCHERS * UPDATES;
+        }, 600_000),
+      );
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    const update = await pool(CLIENTS, UPDATES, async (i) => {
+      const name = `bench-${i}`;
+      const patch = JSON.stringify({ metadata: { annotations: { 'bench/sent': String(Date.now()) } } });
+      const r = await raw.request('PATCH', `${base}/${name}`, patch, { 'content-type': 'application/merge-patch+json' });
+      if (r.status !== 200) throw new Error(`update: ${r.status} ${r.body}`);
+    });
+    const deadline = Date.now() + 60_000;
+    while (received < WATCHERS * UPDATES && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    const rssEnd = rssOf(pid);
+    for (const wc of watchClients) wc.close();
+    console.log(`\n== ${label}: ${PODS} pods, ${CLIENTS} clients, ${WATCHERS} watchers`);
+    console.log(`create   ${create.rate.toFixed(0)} req/s  p50 ${fmt(create.p50)}  p99 ${fmt(create.p99)}`);
+    console.log(`get      ${get.rate.toFixed(0)} req/s  p50 ${fmt(get.p50)}  p99 ${fmt(get.p99)}`);
+    console.log(`list all (${PODS})      median ${fmt(pct(listAll, 50))}`);
+    console.log(`list by selector        median ${fmt(pct(listSel, 50))}`);
+    console.log(`update   ${update.rate.toFixed(0)} req/s  p50 ${fmt(update.p50)}  p99 ${fmt(update.p99)} (with ${WATCHERS} watchers)`);
+    console.log(`watch    ${received}/${WATCHERS * UPDATES} events delivered; lag p50 ${fmt(pct(lags, 50))}  p99 ${fmt(pct(lags, 99))}`);
+    console.log(`server RSS  after creates ${rssAfterCreate.toFixed(0)} MiB, at end ${rssEnd.toFixed(0)} MiB`);
+  } finally {
+    raw.close();
+    await srv.stop();
+  }
+}
+
+if (values.only !== 'etcd') await run('SQLite', {});
+if (values.only !== 'sqlite') {
+  if (!etcdAvailable()) console.log('etcd-server not installed: skipping the etcd run');
+  else {
+    const etcd = await startEtcdCluster({ members: 1 });
+    try {
+      await run('etcd (1 member)', { datastoreEndpoint: etcd.endpoint });
+    } finally {
+      await etcd.stop();
+    }
+  }
+}
