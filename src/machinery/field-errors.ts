@@ -31,6 +31,8 @@ export interface FieldError {
   /** The offending value, when upstream echoes it (Invalid, NotSupported, Duplicate, ...). */
   badValue?: unknown;
   hasBadValue: boolean;
+  /** The bad value as upstream prints it when JSON is not Go's form (e.g. map[string]string{...}). */
+  renderedValue?: string;
   detail: string;
 }
 
@@ -101,7 +103,7 @@ function renderValue(v: unknown): string {
 /** "spec.containers[0].image: Required value" / "metadata.name: Invalid value: \"A\": detail". */
 export function fieldErrorMessage(e: FieldError): string {
   let s = `${e.field}: ${typeText[e.type]}`;
-  if (e.hasBadValue) s += `: ${renderValue(e.badValue)}`;
+  if (e.hasBadValue) s += `: ${e.renderedValue ?? renderValue(e.badValue)}`;
   if (e.detail) s += `: ${e.detail}`;
   return s;
 }

@@ -38,7 +38,7 @@ export function clientNode(srv: () => K8tsServer, ns: string): void {
       await Promise.race([events, new Promise((_, rej) => setTimeout(() => rej(new Error(`informer saw only ${seen}`)), 10_000))]);
       assert.ok(seen.includes('add:cn'), seen.join(','));
       assert.ok(seen.includes('update:cn:patched'), seen.join(','));
-      assert.equal(informer.list(ns).length, 1);
+      assert.equal((informer as unknown as k8s.ObjectCache<k8s.V1ConfigMap>).list(ns).length, 1);
     } finally {
       await informer.stop();
     }
