@@ -258,11 +258,10 @@ function validateBinding(o: Obj, namespaced: boolean): FieldError[] {
   return errs;
 }
 
-function bindingDefaults(o: Obj, namespaced: boolean): void {
+function bindingDefaults(o: Obj): void {
+  // SetDefaults_Subject: users and groups belong to the RBAC API group (service accounts to "").
   for (const s of o.subjects ?? []) {
-    if (s.kind === 'ServiceAccount') s.apiGroup ??= '';
-    if (s.kind === 'User' || s.kind === 'Group') s.apiGroup ??= 'rbac.authorization.k8s.io';
-    if (namespaced && s.kind === 'ServiceAccount' && !s.namespace) s.namespace = o.metadata?.namespace;
+    if ((s.kind === 'User' || s.kind === 'Group') && !s.apiGroup) s.apiGroup = 'rbac.authorization.k8s.io';
   }
 }
 
@@ -288,7 +287,7 @@ const bindingColumns = (namespaced: boolean) => ({
   columns: [col('Role'), col('Age'), col('Users', { priority: 1 }), col('Groups', { priority: 1 }), col('ServiceAccounts', { priority: 1 })],
   cells: (o: Obj, now: number) => [`${o.roleRef?.kind}/${o.roleRef?.name}`, age(o.metadata?.creationTimestamp, now), ...bindingCells(o)],
   strategy: {
-    defaults: (o: Obj) => bindingDefaults(o, namespaced),
+    defaults: (o: Obj) => bindingDefaults(o),
     validate: (o: Obj) => validateBinding(o, namespaced),
     validateUpdate(o: Obj, old: Obj) {
       const errs = validateBinding(o, namespaced);

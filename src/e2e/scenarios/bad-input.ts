@@ -47,7 +47,7 @@ spec:
 
     r = await k(['create', 'configmap', 'Bad_Name', '-n', ns]);
     assert.notEqual(r.code, 0);
-    assert.match(r.stderr, /The ConfigMap "Bad_Name" is invalid: metadata\.name: Invalid value: "Bad_Name": a lowercase RFC 1123 subdomain must consist of/);
+    assert.match(r.stderr, /ConfigMap "Bad_Name" is invalid: metadata\.name: Invalid value: "Bad_Name": a lowercase RFC 1123 subdomain must consist of/);
 
     const unknown = `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: u, namespace: ${ns}}\ndata: {a: b}\nbogus: 1\n`;
     r = await k(['apply', '-f', '-'], { input: unknown });
@@ -56,7 +56,7 @@ spec:
 
     const wrongType = `apiVersion: apps/v1
 kind: Deployment
-metadata: {name: y, namespace: ${ns}}
+metadata: {name: typed, namespace: ${ns}}
 spec:
   replicas: "three"
   selector: {matchLabels: {a: b}}
