@@ -37,6 +37,8 @@ export interface ResourceHandlerDeps {
 }
 
 const BOOKMARK_INTERVAL_MS = 30_000;
+/** A watcher that falls this far behind is closed (it re-lists), so slow clients cannot grow memory without bound. */
+const MAX_WATCH_BACKLOG_BYTES = 8 * 1024 * 1024;
 
 function intParam(q: URLSearchParams, name: string): number | undefined {
   const v = q.get(name);
@@ -209,6 +211,7 @@ export class ResourceHandler {
         let chunk = '';
         for (const e of events) chunk += encode(e);
         res.write(chunk);
+        if (res.writableLength > MAX_WATCH_BACKLOG_BYTES) finish();
       },
       close: finish,
     };
