@@ -88,6 +88,27 @@ export class RawClient {
     });
   }
 
+  /** Streams a watch's raw lines to `onLine` (no JSON parsing: for benchmarks); returns a closer. */
+  watchLines(path: string, onLine: (line: string) => void): () => void {
+    const url = new URL(path, this.server);
+    let buf = '';
+    const req = request(url, { method: 'GET', agent: this.agent }, (res) => {
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => {
+        buf += c;
+        let i;
+        while ((i = buf.indexOf('\n')) >= 0) {
+          onLine(buf.slice(0, i));
+          buf = buf.slice(i + 1);
+        }
+      });
+      res.on('error', () => undefined);
+    });
+    req.on('error', () => undefined);
+    req.end();
+    return () => req.destroy();
+  }
+
   close(): void {
     this.agent.destroy();
   }
