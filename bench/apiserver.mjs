@@ -125,7 +125,11 @@ async function run(label, startOpts) {
     const watchClients = [];
     const closers = [];
     const rv = (await raw.request('GET', `${base}?limit=1`)).json().metadata.resourceVersion;
-    const sentRe = /"bench\/sent":"(\d+)"/;
+    // Delivery lag: from the moment the write was acknowledged to the moment a watcher has it
+    // (an event that beats the acknowledgement counts as 0).
+    const acked = new Map();
+    const early = [];
+    const nameRe = /"name":"(bench-\d+)"/;
     for (let w = 0; w < WATCHERS; w++) {
       const wc = new RawClient(srv.kubeconfig, { keepAlive: false });
       watchClients.push(wc);
@@ -133,8 +137,12 @@ async function run(label, startOpts) {
       closers.push(
         wc.watchLines(`${base}?watch=1&resourceVersion=${rv}`, (line) => {
           received++;
-          const m = sentRe.exec(line);
-          if (m) lags.push(Date.now() - Number(m[1]));
+          if (!line.includes('"type":"MODIFIED"')) return;
+          const m = nameRe.exec(line);
+          if (!m) return;
+          const t = acked.get(m[1]);
+          if (t === undefined) early.push(0);
+          else lags.push(Date.now() - t);
         }),
       );
     }
@@ -144,10 +152,12 @@ async function run(label, startOpts) {
       const patch = JSON.stringify({ metadata: { annotations: { 'bench/sent': String(Date.now()) } } });
       const r = await raw.request('PATCH', `${base}/${name}`, patch, { 'content-type': 'application/merge-patch+json' });
       if (r.status !== 200) throw new Error(`update: ${r.status} ${r.body}`);
+      acked.set(name, Date.now());
     });
     const deadline = Date.now() + 60_000;
     while (received < WATCHERS * UPDATES && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     const rssEnd = rssOf(pid);
+    lags.push(...early);
     for (const c of closers) c();
     for (const wc of watchClients) wc.close();
     console.log(`\n== ${label}: ${PODS} pods, ${CLIENTS} clients, ${WATCHERS} watchers`);

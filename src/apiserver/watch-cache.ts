@@ -12,6 +12,8 @@ export interface CachedObject {
   /** JSON encoding of obj (with metadata.resourceVersion set). */
   json: string;
   rev: number;
+  /** Watch event lines for this version, filled lazily by the first watcher that sends it. */
+  lines?: Partial<Record<string, string>>;
 }
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';

@@ -37,8 +37,8 @@ export interface ResourceHandlerDeps {
 }
 
 const BOOKMARK_INTERVAL_MS = 30_000;
-/** A watcher that falls this far behind is closed (it re-lists), so slow clients cannot grow memory without bound. */
-const MAX_WATCH_BACKLOG_BYTES = 8 * 1024 * 1024;
+/** A watcher that falls this far behind (1 MiB, a few hundred events) is closed (it re-lists), so slow clients cannot grow memory without bound. */
+const MAX_WATCH_BACKLOG_BYTES = 1024 * 1024;
 
 function intParam(q: URLSearchParams, name: string): number | undefined {
   const v = q.get(name);
@@ -199,7 +199,11 @@ export class ResourceHandler {
       res.flushHeaders();
     };
     const encode = (e: OutEvent): string => {
-      if (e.type === 'ERROR' || e.type === 'BOOKMARK' || !table) return `{"type":"${e.type}","object":${e.item.json}}\n`;
+      if (e.type === 'ERROR' || e.type === 'BOOKMARK' || !table) {
+        // Encoded once per object version and event type, then shared by all watchers.
+        const lines = (e.item.lines ??= {});
+        return (lines[e.type] ??= `{"type":"${e.type}","object":${e.item.json}}\n`);
+      }
       const t = toTable(this.def, [e.item.obj], { include, now: Date.now(), noHeaders: !firstTable });
       firstTable = false;
       return `{"type":"${e.type}","object":${JSON.stringify(t)}}\n`;

@@ -33,6 +33,8 @@ export interface WatchQuery {
 export interface Item {
   obj: KubeObject;
   json: string;
+  /** Encoded watch lines by event type, shared by every watcher that sends this version. */
+  lines?: Partial<Record<string, string>>;
 }
 
 export interface ListResult {
@@ -133,7 +135,8 @@ export class ListWatch {
   ) {}
 
   private toItem(c: CachedObject): Item {
-    if (!this.def.storage) return { obj: c.obj, json: c.json };
+    // The cached object itself is the item, so encodings made for one watcher serve all.
+    if (!this.def.storage) return c;
     const obj = this.def.storage.fromStorage(c.obj);
     return { obj, json: JSON.stringify(obj) };
   }
