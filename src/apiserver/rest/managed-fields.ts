@@ -97,7 +97,8 @@ function fieldNode(v: unknown, s: Schema | undefined, mark: boolean): FieldSet {
 function leaves(set: FieldSet, prefix: string[] = [], out: string[][] = []): string[][] {
   for (const [pe, child] of Object.entries(set)) {
     if (pe === '.') {
-      out.push(prefix);
+      // The member itself is owned: a path ending in "." (rendered as the `.` key).
+      out.push([...prefix, '.']);
       continue;
     }
     const p = [...prefix, pe];
@@ -127,8 +128,7 @@ function removePath(set: FieldSet, path: string[]): void {
   }
   delete cur[path[path.length - 1]];
   for (let i = parents.length - 1; i > 0; i--) {
-    const keys = Object.keys(parents[i]);
-    if (keys.length === 0 || (keys.length === 1 && keys[0] === '.')) delete parents[i - 1][path[i - 1]];
+    if (Object.keys(parents[i]).length === 0) delete parents[i - 1][path[i - 1]];
     else break;
   }
 }
@@ -143,6 +143,7 @@ function valueAt(obj: unknown, path: string[]): unknown {
   let cur: unknown = obj;
   for (const pe of path) {
     if (cur === undefined) return undefined;
+    if (pe === '.') continue;
     if (pe.startsWith('f:')) cur = isObj(cur) ? cur[pe.slice(2)] : undefined;
     else if (pe.startsWith('k:')) {
       const key = JSON.parse(pe.slice(2)) as Obj;
@@ -155,7 +156,8 @@ function valueAt(obj: unknown, path: string[]): unknown {
   return cur;
 }
 
-function deleteAt(obj: Obj, path: string[]): void {
+function deleteAt(obj: Obj, pathIn: string[]): void {
+  const path = pathIn[pathIn.length - 1] === '.' ? pathIn.slice(0, -1) : pathIn;
   if (!path.length) return;
   const parent = valueAt(obj, path.slice(0, -1));
   const pe = path[path.length - 1];
@@ -171,6 +173,7 @@ function deleteAt(obj: Obj, path: string[]): void {
 function printPath(path: string[]): string {
   let s = '';
   for (const pe of path) {
+    if (pe === '.') continue;
     if (pe.startsWith('f:')) s += `.${pe.slice(2)}`;
     else if (pe.startsWith('k:')) {
       const key = JSON.parse(pe.slice(2)) as Obj;
@@ -224,8 +227,9 @@ export function trackUpdate(a: TrackUpdateArgs): void {
   const newSet = setOf(a.obj, a.def.schema, true, true);
   const changed: FieldSet = {};
   for (const p of leaves(newSet)) {
-    if (!hasPath(oldSet, p) || JSON.stringify(valueAt(a.old, p)) !== JSON.stringify(valueAt(a.obj, p))) addPath(changed, p);
-    if (p.length && !hasPath(oldSet, p)) addPath(changed, p);
+    // A member marker ("." paths) changes hands only when the member is new; leaves when their value changes.
+    const isMember = p[p.length - 1] === '.';
+    if (!hasPath(oldSet, p) || (!isMember && JSON.stringify(valueAt(a.old, p)) !== JSON.stringify(valueAt(a.obj, p)))) addPath(changed, p);
   }
   // Fields that disappeared are no longer owned by anyone.
   const removed = leaves(oldSet).filter((p) => !hasPath(newSet, p));
