@@ -8,6 +8,7 @@ import { badInput } from './scenarios/bad-input.js';
 import { clientNode } from './scenarios/client-node.js';
 import { kubectlApply } from './scenarios/kubectl-apply.js';
 import { kubectlBasics } from './scenarios/kubectl-basics.js';
+import { lifecycle } from './scenarios/lifecycle.js';
 import { persistence } from './scenarios/persistence.js';
 import { watchAndChunks } from './scenarios/watch-and-chunks.js';
 
@@ -30,6 +31,7 @@ describe('k8ts on a 3-member etcd cluster', { concurrency: false, skip: etcdAvai
   });
   describe('watch and chunks (one member down)', () => watchAndChunks(get, 'watching'));
   describe('bad input (one member down)', () => badInput(get, 'bad'));
+  describe('object lifecycle (one member down)', () => lifecycle(get, 'life'));
   describe('client-node (one member down)', () => clientNode(get, 'clientnode'));
   describe('persistence (one member down)', () => persistence(get, 'persist'));
 });

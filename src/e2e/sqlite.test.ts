@@ -6,6 +6,7 @@ import { badInput } from './scenarios/bad-input.js';
 import { clientNode } from './scenarios/client-node.js';
 import { kubectlApply } from './scenarios/kubectl-apply.js';
 import { kubectlBasics } from './scenarios/kubectl-basics.js';
+import { lifecycle } from './scenarios/lifecycle.js';
 import { persistence } from './scenarios/persistence.js';
 import { watchAndChunks } from './scenarios/watch-and-chunks.js';
 
@@ -22,6 +23,7 @@ describe('k8ts on SQLite', { concurrency: false }, () => {
   describe('kubectl apply', () => kubectlApply(get, 'shop'));
   describe('watch and chunks', () => watchAndChunks(get, 'watching'));
   describe('bad input', () => badInput(get, 'bad'));
+  describe('object lifecycle', () => lifecycle(get, 'life'));
   describe('client-node', () => clientNode(get, 'clientnode'));
   describe('persistence', () => persistence(get, 'persist'));
 });

@@ -36,6 +36,8 @@ export class RawClient {
     return new Promise((resolve, reject) => {
       const h: Record<string, string> = { ...headers };
       if (body !== undefined && !h['content-type']) h['content-type'] = 'application/json';
+      // Node sends DELETE bodies without chunked encoding, so the length must be explicit.
+      if (body !== undefined) h['content-length'] = String(Buffer.byteLength(body));
       if (this.token) h.authorization = `Bearer ${this.token}`;
       const req = request(url, { method, agent: this.agent, headers: h }, (res) => {
         const chunks: Buffer[] = [];
