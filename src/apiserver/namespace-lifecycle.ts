@@ -46,7 +46,7 @@ async function finalize(server: ApiServer, ns: KubeObject): Promise<void> {
       remaining++;
       if (it.obj.metadata.deletionTimestamp) continue;
       try {
-        await store.delete(name, it.obj.metadata.name!, { dryRun: false, gracePeriodSeconds: 0 }, ctx());
+        await store.delete(name, it.obj.metadata.name!, { dryRun: false, gracePeriodSeconds: 0 });
       } catch (e) {
         if (!(e instanceof StatusError && e.code === 404)) throw e;
       }

@@ -19,7 +19,7 @@ import { ResourceHandler, warningHeaders } from './rest/handler.js';
 import { resourcePrefix } from './rest/keys.js';
 import { ListWatch } from './rest/list-watch.js';
 import { ResourceStore } from './rest/resource-store.js';
-import { KUBERNETES_VERSION, versionInfo } from './version.js';
+import { versionInfo } from './version.js';
 
 export interface Authenticate {
   (req: IncomingMessage): UserInfo | undefined;
@@ -268,4 +268,3 @@ function notFound(): StatusError {
   return new StatusError(404, 'NotFound', 'the server could not find the requested resource', { causes: [{ reason: 'UnexpectedServerResponse', message: '404 page not found' }] });
 }
 
-export { KUBERNETES_VERSION };

@@ -9,7 +9,7 @@ import { objectMeta } from '../meta/v1.js';
 import { age, col, listOrNone, mapOrNone } from '../printing.js';
 import type { ResourceDef } from '../resource.js';
 import { anyValue, arr, bool, bytes, enumOf, int32, int64, intOrString, mapOf, microTime, named, obj, quantity, str, time, type Schema } from '../schema.js';
-import { defineKind } from './define.js';
+import { createdAtColumns, defineKind } from './define.js';
 import {
   defaultPodSpec,
   localObjectReference,
@@ -127,8 +127,6 @@ const POD_FIELD_SELECTORS: ResourceDef['fieldSelectors'] = {
   'status.nominatedNodeName': (o) => o.status?.nominatedNodeName ?? '',
 };
 
-const POD_MUTABLE = ['containers[*].image', 'initContainers[*].image', 'activeDeadlineSeconds', 'tolerations', 'terminationGracePeriodSeconds'];
-
 function podSpecUpdateErrors(o: KubeObject, old: KubeObject): FieldError[] {
   const strip = (spec: Obj) => {
     const s = structuredClone(spec ?? {});
@@ -149,7 +147,6 @@ function podSpecUpdateErrors(o: KubeObject, old: KubeObject): FieldError[] {
       ),
     ];
   }
-  void POD_MUTABLE;
   return [];
 }
 
@@ -197,7 +194,6 @@ const pods = defineKind({
   },
   fieldSelectors: POD_FIELD_SELECTORS,
 });
-pods.strategy.keepStatusOnCreate = false;
 
 // ---- services ----------------------------------------------------------------------------------
 
@@ -827,8 +823,7 @@ const limitranges = defineKind({
       ),
     ),
   },
-  columns: [col('Created At', { type: 'date' })],
-  cells: (o) => [o.metadata.creationTimestamp],
+  ...createdAtColumns(),
 });
 
 function quotaCell(o: Obj, which: 'requests' | 'limits'): string {

@@ -1,7 +1,7 @@
 // A compact way to declare a built-in kind: schema, strategy and printer in one call.
 
 import type { KubeObject } from '../meta/v1.js';
-import { age, col, nameColumn, ageColumn } from '../printing.js';
+import { col, nameColumn } from '../printing.js';
 import type { Printer, ResourceDef, Strategy, TableColumnDefinition } from '../resource.js';
 import { kindSchema, type Schema } from '../schema.js';
 
@@ -60,12 +60,9 @@ export function defineKind(o: KindOptions): ResourceDef {
   return def;
 }
 
-/** Columns "Created At"-style for kinds upstream prints only by name and creation time. */
+/** Upstream's columns for kinds printed only by name and creation time (roles, CRDs, limit ranges). */
 export const createdAtColumns = (): Pick<KindOptions, 'columns' | 'cells'> => ({
   columns: [col('Created At', { type: 'date' })],
   cells: (obj) => [obj.metadata.creationTimestamp],
 });
 
-export const ageOnly = (): Pick<KindOptions, 'columns' | 'cells'> => ({ columns: [ageColumn()], cells: (obj, now) => [age(obj.metadata.creationTimestamp, now)] });
-
-export { age, col, ageColumn };

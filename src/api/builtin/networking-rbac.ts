@@ -8,7 +8,7 @@ import { labelSelector, condition } from '../meta/v1.js';
 import { age, col } from '../printing.js';
 import type { ResourceDef } from '../resource.js';
 import { arr, bool, enumOf, int32, intOrString, named, obj, str, type Schema } from '../schema.js';
-import { defineKind } from './define.js';
+import { createdAtColumns, defineKind } from './define.js';
 import { typedLocalObjectReference } from './pod-spec.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -271,9 +271,7 @@ function bindingCells(o: Obj): [string, string, string] {
   return [of('User'), of('Group'), of('ServiceAccount')];
 }
 
-const createdAt = () => ({ columns: [col('Created At', { type: 'date' as const })], cells: (o: Obj) => [o.metadata?.creationTimestamp] });
-
-const roles = defineKind({ ...rbac, kind: 'Role', plural: 'roles', namespaced: true, properties: { rules: arr(policyRule, { listType: 'atomic' }) }, strategy: { validate: (o) => validateRules(o.rules, true) }, ...createdAt() });
+const roles = defineKind({ ...rbac, kind: 'Role', plural: 'roles', namespaced: true, properties: { rules: arr(policyRule, { listType: 'atomic' }) }, strategy: { validate: (o) => validateRules(o.rules, true) }, ...createdAtColumns() });
 const clusterroles = defineKind({
   ...rbac,
   kind: 'ClusterRole',
@@ -281,7 +279,7 @@ const clusterroles = defineKind({
   namespaced: false,
   properties: { aggregationRule: rn('AggregationRule', obj({ clusterRoleSelectors: arr(labelSelector, { listType: 'atomic' }) })), rules: arr(policyRule, { listType: 'atomic' }) },
   strategy: { validate: (o) => validateRules(o.rules, false) },
-  ...createdAt(),
+  ...createdAtColumns(),
 });
 const bindingColumns = (namespaced: boolean) => ({
   columns: [col('Role'), col('Age'), col('Users', { priority: 1 }), col('Groups', { priority: 1 }), col('ServiceAccounts', { priority: 1 })],

@@ -9,7 +9,7 @@ import { age, col } from '../printing.js';
 import type { ResourceDef } from '../resource.js';
 import { anyValue, arr, bool, enumOf, int32, int64, intOrString, mapOf, microTime, named, obj, quantity, str, time, type Schema } from '../schema.js';
 import { coreEvents } from './core-v1.js';
-import { defineKind } from './define.js';
+import { createdAtColumns, defineKind } from './define.js';
 import { nodeSelector, objectReference, toleration } from './pod-spec.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -647,8 +647,7 @@ const crds = defineKind({
       return errs;
     },
   },
-  columns: [col('Created At', { type: 'date' })],
-  cells: (o) => [o.metadata.creationTimestamp],
+  ...createdAtColumns(),
 });
 
 export const otherGroupResources: ResourceDef[] = [pdbs, leases, endpointslices, eventsV1, storageclasses, priorityclasses, hpaV2, hpaV1, crds];

@@ -325,7 +325,7 @@ export class ResourceHandler {
   private async delete(r: ResourceRequest): Promise<void> {
     if (r.subresource) throw StatusError.methodNotSupported({ group: this.def.group, resource: `${this.def.plural}/${r.subresource}` }, 'delete');
     const opts = await this.deleteOptions(r);
-    const { obj, deleted } = await this.deps.store.delete(r.namespace, r.name!, opts, r.ctx);
+    const { obj, deleted } = await this.deps.store.delete(r.namespace, r.name!, opts);
     this.send(r, deleted ? 200 : 202, obj);
   }
 
@@ -339,7 +339,7 @@ export class ResourceHandler {
     const items: Item[] = [];
     for (const it of res.items) {
       try {
-        const { obj } = await this.deps.store.delete(it.obj.metadata.namespace, it.obj.metadata.name!, opts, r.ctx);
+        const { obj } = await this.deps.store.delete(it.obj.metadata.namespace, it.obj.metadata.name!, opts);
         items.push({ obj, json: JSON.stringify(obj) });
       } catch (e) {
         if (!(e instanceof StatusError && e.code === 404)) throw e;

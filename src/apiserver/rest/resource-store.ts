@@ -280,18 +280,12 @@ export class ResourceStore {
           delete obj.metadata.resourceVersion;
           return obj;
         }
+        // Without a resourceVersion the update is unconditional (upstream AllowUnconditionalUpdate).
         if (wantRV && wantRV !== cur.metadata.resourceVersion) throw this.conflict(name);
-        if (!wantRV && !this.unconditionalUpdateAllowed()) {
-          throw this.invalid(name, [{ type: 'FieldValueInvalid', field: 'metadata.resourceVersion', badValue: '', hasBadValue: true, detail: 'must be specified for an update' }]);
-        }
         return clone(obj);
       },
       { allowCreate, unconditionalRetry: !wantRV },
     );
-  }
-
-  private unconditionalUpdateAllowed(): boolean {
-    return true;
   }
 
   /**
@@ -382,7 +376,7 @@ export class ResourceStore {
   }
 
   /** DELETE of one object, with preconditions, grace periods, finalizers and propagation. */
-  async delete(ns: string | undefined, name: string, opts: DeleteOptions, ctx: RequestContext): Promise<{ obj: KubeObject; deleted: boolean }> {
+  async delete(ns: string | undefined, name: string, opts: DeleteOptions): Promise<{ obj: KubeObject; deleted: boolean }> {
     for (let attempt = 0; ; attempt++) {
       const cur = await this.getStored(ns, name);
       if (!cur) throw StatusError.notFound(this.storageGR, name);
@@ -412,7 +406,6 @@ export class ResourceStore {
         if (opts.dryRun) return { obj, deleted: true };
         const kv = await this.deps.store.delete(cur.kv.key, cur.kv.modRevision);
         obj.metadata.resourceVersion = String(kv.modRevision);
-        void ctx;
         return { obj, deleted: true };
       } catch (e) {
         if ((e instanceof ConflictError || e instanceof KeyNotFoundError) && attempt < 5) continue;

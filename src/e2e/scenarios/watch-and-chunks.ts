@@ -13,7 +13,7 @@ const ok = (r: { code: number; stdout: string; stderr: string }) => {
 };
 
 /** Collects a child's stdout until `until` matches or the timeout passes, then kills it. */
-function collect(p: ChildProcess, until: (s: string) => boolean, timeoutMs = 15_000): Promise<string> {
+function collect(p: ChildProcess, until: (s: string) => boolean, timeoutMs = 30_000): Promise<string> {
   return new Promise((resolve) => {
     let out = '';
     const done = () => {
@@ -29,7 +29,7 @@ function collect(p: ChildProcess, until: (s: string) => boolean, timeoutMs = 15_
   });
 }
 
-async function waitFor(p: ChildProcess, re: RegExp, timeoutMs = 10_000): Promise<void> {
+async function waitFor(p: ChildProcess, re: RegExp, timeoutMs = 20_000): Promise<void> {
   // kubectl prints its first line (or "No resources found") once the watch is established.
   let seen = '';
   await new Promise<void>((resolve) => {
