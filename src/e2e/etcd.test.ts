@@ -4,6 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import { etcdAvailable, startEtcdCluster, type EtcdCluster } from '../testing/etcd-cluster.js';
 import { startK8ts, type K8tsServer } from '../testing/k8ts-server.js';
+import { apiSemantics } from './scenarios/api-semantics.js';
 import { badInput } from './scenarios/bad-input.js';
 import { clientNode } from './scenarios/client-node.js';
 import { kubectlApply } from './scenarios/kubectl-apply.js';
@@ -32,6 +33,7 @@ describe('k8ts on a 3-member etcd cluster', { concurrency: false, skip: etcdAvai
   describe('watch and chunks (one member down)', () => watchAndChunks(get, 'watching'));
   describe('bad input (one member down)', () => badInput(get, 'bad'));
   describe('object lifecycle (one member down)', () => lifecycle(get, 'life'));
+  describe('API semantics (one member down)', () => apiSemantics(get, 'sem'));
   describe('client-node (one member down)', () => clientNode(get, 'clientnode'));
   describe('persistence (one member down)', () => persistence(get, 'persist'));
 });

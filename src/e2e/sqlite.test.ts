@@ -2,6 +2,7 @@
 
 import { after, before, describe } from 'node:test';
 import { startK8ts, type K8tsServer } from '../testing/k8ts-server.js';
+import { apiSemantics } from './scenarios/api-semantics.js';
 import { badInput } from './scenarios/bad-input.js';
 import { clientNode } from './scenarios/client-node.js';
 import { kubectlApply } from './scenarios/kubectl-apply.js';
@@ -24,6 +25,7 @@ describe('k8ts on SQLite', { concurrency: false }, () => {
   describe('watch and chunks', () => watchAndChunks(get, 'watching'));
   describe('bad input', () => badInput(get, 'bad'));
   describe('object lifecycle', () => lifecycle(get, 'life'));
+  describe('API semantics', () => apiSemantics(get, 'sem'));
   describe('client-node', () => clientNode(get, 'clientnode'));
   describe('persistence', () => persistence(get, 'persist'));
 });
