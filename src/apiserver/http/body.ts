@@ -78,3 +78,54 @@ export function decodeBody(buf: Buffer, contentType: string, what: string): unkn
     throw StatusError.badRequest(`the object provided is unrecognized (must be of type ${what}): couldn't get version/kind; json parse error: ${(e as Error).message}`);
   }
 }
+
+/**
+ * Paths of keys that appear twice in one JSON object (`metadata.name`, `spec.containers[0].image`),
+ * which upstream's strict decoder reports as `duplicate field "..."`. A single pass over the text.
+ */
+export function duplicateJSONFields(text: string): string[] {
+  type Frame = { kind: 'obj'; keys: Set<string>; key: string | undefined; path: string } | { kind: 'arr'; index: number; path: string };
+  const stack: Frame[] = [];
+  const dups: string[] = [];
+  let i = 0;
+  let expectKey = false;
+  const childPath = (): string => {
+    const top = stack[stack.length - 1];
+    if (!top) return '';
+    if (top.kind === 'arr') return `${top.path}[${top.index}]`;
+    return top.path ? `${top.path}.${top.key}` : (top.key ?? '');
+  };
+  while (i < text.length) {
+    const c = text[i];
+    if (c === '"') {
+      let j = i + 1;
+      while (j < text.length && text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+      const top = stack[stack.length - 1];
+      if (expectKey && top?.kind === 'obj') {
+        const key = JSON.parse(text.slice(i, j + 1)) as string;
+        const p = top.path ? `${top.path}.${key}` : key;
+        if (top.keys.has(key)) dups.push(p);
+        top.keys.add(key);
+        top.key = key;
+        expectKey = false;
+      }
+      i = j + 1;
+      continue;
+    }
+    if (c === '{') {
+      stack.push({ kind: 'obj', keys: new Set(), key: undefined, path: childPath() });
+      expectKey = true;
+    } else if (c === '[') {
+      stack.push({ kind: 'arr', index: 0, path: childPath() });
+    } else if (c === '}' || c === ']') {
+      stack.pop();
+      expectKey = false;
+    } else if (c === ',') {
+      const top = stack[stack.length - 1];
+      if (top?.kind === 'arr') top.index++;
+      else expectKey = true;
+    }
+    i++;
+  }
+  return dups;
+}

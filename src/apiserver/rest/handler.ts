@@ -8,7 +8,7 @@ import { apiVersionOf, type ResourceDef } from '../../api/resource.js';
 import { decodeKubernetesProtobuf } from '../../api/protobuf/decode.js';
 import { StatusError } from '../../machinery/errors.js';
 import type { FieldValidation, RequestContext, WriteOptions } from '../context.js';
-import { decodeBody, mediaType, readBody } from '../http/body.js';
+import { decodeBody, duplicateJSONFields, mediaType, readBody } from '../http/body.js';
 import type { Accept } from '../http/negotiate.js';
 import { toTable, type IncludeObject } from '../table.js';
 import { ListWatch, type Item, type OutEvent } from './list-watch.js';
@@ -260,7 +260,21 @@ export class ResourceHandler {
     if (ct && ct !== 'application/json' && ct !== 'application/yaml' && ct !== '*/*') {
       throw StatusError.unsupportedMediaType(['application/json', 'application/yaml', 'application/vnd.kubernetes.protobuf']);
     }
-    return decodeBody(buf, ct || 'application/json', this.def.kind);
+    const decoded = decodeBody(buf, ct || 'application/json', this.def.kind);
+    if (ct !== 'application/yaml') this.checkDuplicates(buf, r);
+    return decoded;
+  }
+
+  /** Duplicate JSON keys: rejected in Strict mode, a warning in Warn mode (the last value wins). */
+  private checkDuplicates(buf: Buffer, r: ResourceRequest): void {
+    const mode = r.query.get('fieldValidation') ?? 'Warn';
+    if (mode === 'Ignore') return;
+    const dups = duplicateJSONFields(buf.toString('utf8'));
+    if (!dups.length) return;
+    if (mode === 'Strict') {
+      throw StatusError.badRequest(`${this.def.kind} in version "${this.def.version}" cannot be handled as a ${this.def.kind}: strict decoding error: ${dups.map((d) => `duplicate field "${d}"`).join(', ')}`);
+    }
+    for (const d of dups) r.ctx.warnings.push(`duplicate field "${d}"`);
   }
 
   private async create(r: ResourceRequest): Promise<void> {

@@ -109,6 +109,14 @@ export function apiSemantics(srv: () => K8tsServer, ns: string): void {
     const ign = await raw.request('POST', `${path}?fieldValidation=Ignore`, body.replace('"fv"', '"fv2"'));
     assert.equal(ign.status, 201);
     assert.equal(ign.headers.warning, undefined);
+    const dup = '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"dup"},"data":{"a":"1","a":"2"}}';
+    const sd = await raw.request('POST', `${path}?fieldValidation=Strict`, dup);
+    assert.equal(sd.status, 400);
+    assert.match(sd.json().message, /strict decoding error: duplicate field "data\.a"/);
+    const wd = await raw.request('POST', path, dup);
+    assert.equal(wd.status, 201);
+    assert.equal(wd.json().data.a, '2');
+    assert.match(String(wd.headers.warning), /duplicate field/);
     raw.close();
   });
 }
