@@ -2,6 +2,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { buildOpenAPIV2, buildOpenAPIV3, type OpenAPIV3 } from '../api/openapi-builder.js';
+import { encodeOpenAPIV2 } from '../api/openapi-v2-protobuf.js';
 import type { ResourceRegistry } from '../api/registry.js';
 import { StatusError } from '../machinery/errors.js';
 import { versionInfo } from './version.js';
@@ -9,6 +10,7 @@ import { versionInfo } from './version.js';
 export class OpenAPIService {
   private gen = -1;
   private v2?: string;
+  private v2pb?: Buffer;
   private v3?: OpenAPIV3;
 
   constructor(private readonly registry: ResourceRegistry) {}
@@ -17,6 +19,7 @@ export class OpenAPIService {
     if (this.gen === this.registry.generation) return;
     this.gen = this.registry.generation;
     this.v2 = undefined;
+    this.v2pb = undefined;
     this.v3 = undefined;
   }
 
@@ -26,12 +29,18 @@ export class OpenAPIService {
 
   serve(req: IncomingMessage, res: ServerResponse, path: string, _query: URLSearchParams): void {
     this.refresh();
-    if (path === '/openapi/v2') {
+    if (path === '/openapi/v2' || path === '/swagger-2.0.0.pb-v1') {
       const accept = req.headers.accept ?? '';
-      // kubectl asks for protobuf first; we only have JSON, so a protobuf-only request is refused
-      // cleanly and the client falls back (to v3, or its compiled-in types).
-      if (accept && !/json|\*\/\*/.test(accept)) throw StatusError.notAcceptable('only application/json is served for /openapi/v2');
-      this.v2 ??= JSON.stringify(buildOpenAPIV2(this.registry.all(), this.version));
+      const doc = () => buildOpenAPIV2(this.registry.all(), this.version);
+      // client-go asks for the gnostic protobuf form (kubectl explain before 1.29 reads it).
+      if (path === '/swagger-2.0.0.pb-v1' || /com\.github\.proto-openapi\.spec\.v2/.test(accept)) {
+        this.v2pb ??= encodeOpenAPIV2(doc());
+        res.writeHead(200, { 'Content-Type': 'application/com.github.proto-openapi.spec.v2.v1.0+protobuf', 'Cache-Control': 'no-cache, private' });
+        res.end(this.v2pb);
+        return;
+      }
+      if (accept && !/json|\*\/\*/.test(accept)) throw StatusError.notAcceptable('only application/json and the gnostic protobuf are served for /openapi/v2');
+      this.v2 ??= JSON.stringify(doc());
       res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private' });
       res.end(this.v2);
       return;

@@ -193,7 +193,7 @@ export class ApiServer {
       for (const g of this.registry.groups()) if (g.name) for (const v of g.versions) paths.push(`/apis/${g.name}`, `/apis/${g.name}/${v}`);
       return this.sendJSON(res, 200, JSON.stringify({ paths: [...new Set(paths)].sort() }, null, 2));
     }
-    if (path.startsWith('/openapi/')) return this.openapi.serve(req, res, path, query);
+    if (path.startsWith('/openapi/') || path === '/swagger-2.0.0.pb-v1') return this.openapi.serve(req, res, path, query);
     const accept = negotiate(req.headers.accept);
     const segs = path.split('/').filter(Boolean);
     if (segs[0] === 'api') {

@@ -156,6 +156,16 @@ export function kubectlBasics(srv: () => K8tsServer, ns: string): void {
     assert.match(out, /type\s+<string>/);
   });
 
+  test('kubectl 1.27 to 1.33 list, create and explain (discovery v2beta1/v2, OpenAPI v2 protobuf/v3)', async () => {
+    for (const minor of [27, 28, 29, 30, 31, 33]) {
+      const bin = `/usr/lib/google-cloud-sdk/bin/kubectl.1.${minor}`;
+      assert.match(ok(await k(['get', 'ns', 'default', '-o', 'name'], { bin })), /^namespace\/default$/m, `kubectl 1.${minor}`);
+      ok(await k(['create', 'configmap', `minor-${minor}`, '-n', ns, '--from-literal=v=1'], { bin }));
+      const ex = ok(await k(['explain', 'deployment.spec.strategy'], { bin }));
+      assert.match(ex, /rollingUpdate\s+<RollingUpdateDeployment>/, `kubectl 1.${minor} explain`);
+    }
+  });
+
   test('delete by label, by name and --all', async () => {
     for (const n of ['d1', 'd2', 'd3']) ok(await k(['create', 'configmap', n, '-n', ns, '--from-literal=x=y']));
     ok(await k(['label', 'cm', 'd1', 'd2', '-n', ns, 'gone=yes']));
