@@ -35,7 +35,11 @@ export function scaleOf(def: ResourceDef, obj: KubeObject): KubeObject {
   if (selector === undefined) {
     // Built-in workloads: the selector string is computed from spec.selector.
     const specSel = obj.spec?.selector;
-    if (specSel && typeof specSel === 'object') selector = selectorToString(specSel);
+    if (specSel && typeof specSel === 'object') {
+      // ReplicationControllers select with a plain label map; the others with a LabelSelector.
+      const isLabelSelector = 'matchLabels' in specSel || 'matchExpressions' in specSel;
+      selector = selectorToString(isLabelSelector ? specSel : { matchLabels: specSel });
+    }
   }
   const status: Record<string, unknown> = { replicas: Number(getPath(obj, sc.statusReplicasPath) ?? 0) };
   if (selector) status.selector = selector;
