@@ -64,7 +64,8 @@ export class EtcdStore implements Store {
       hosts: parseEtcdEndpoints(opts.endpoints),
       dialTimeout: 3000,
       // gRPC caps received messages at 4 MB by default; a list of a few thousand objects is more.
-      grpcOptions: { 'grpc.max_receive_message_length': -1 },
+      // A large HTTP/2 flow-control window keeps the watch stream from stalling under write load.
+      grpcOptions: { 'grpc.max_receive_message_length': -1, 'grpc-node.flow_control_window': 64 * 1024 * 1024 },
       // Streams (watches) live long; unary calls get a deadline so a hung member cannot stall us.
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + callTimeoutMs }),
     });
