@@ -50,6 +50,8 @@ function parseCSVLine(line: string): string[] {
 
 export function createAuthenticator(opts: { tokenAuthFile?: string }): Authenticator {
   const tokens = opts.tokenAuthFile ? parseTokenFile(readFileSync(opts.tokenAuthFile, 'utf8')) : new Map<string, UserInfo>();
+  // A connection's client certificate does not change: read it once per socket.
+  const bySocket = new WeakMap<TLSSocket, UserInfo | null>();
   return {
     authenticate(req) {
       const auth = req.headers.authorization;
@@ -61,16 +63,20 @@ export function createAuthenticator(opts: { tokenAuthFile?: string }): Authentic
         }
       }
       const sock = req.socket as TLSSocket;
+      const cached = bySocket.get(sock);
+      if (cached !== undefined) return cached ?? undefined;
+      let user: UserInfo | null = null;
       if (sock.authorized) {
         const cert = sock.getPeerCertificate();
         const cn = cert?.subject?.CN;
         if (cn) {
           const o = cert.subject.O;
           const groups = Array.isArray(o) ? o : o ? [o] : [];
-          return { username: Array.isArray(cn) ? cn[0] : cn, groups: [...groups, 'system:authenticated'] };
+          user = { username: Array.isArray(cn) ? cn[0] : cn, groups: [...groups, 'system:authenticated'] };
         }
       }
-      return undefined;
+      bySocket.set(sock, user);
+      return user ?? undefined;
     },
   };
 }
