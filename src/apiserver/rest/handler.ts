@@ -178,6 +178,7 @@ export class ResourceHandler {
     const include = includeOf(q);
     let headersSent = false;
     let firstTable = true;
+    let pending = '';
     const done = this.deps.onWatchStart?.();
     const finish = () => {
       if (abort.signal.aborted) return;
@@ -185,7 +186,12 @@ export class ResourceHandler {
       clearInterval(bookmarkTimer);
       if (timer) clearTimeout(timer);
       done?.();
-      if (!res.writableEnded) res.end();
+      if (!res.writableEnded) {
+        // Whatever is queued (e.g. a final ERROR event) still goes out before the end.
+        if (pending && headersSent && !res.destroyed) res.write(pending);
+        pending = '';
+        res.end();
+      }
     };
     const sendHeaders = () => {
       if (headersSent) return;
@@ -210,7 +216,6 @@ export class ResourceHandler {
     };
     // Events that arrive in one turn of the event loop go out in one write (one TLS record and
     // one syscall per watcher instead of one per event).
-    let pending = '';
     let flushScheduled = false;
     const flush = () => {
       flushScheduled = false;
