@@ -1,7 +1,7 @@
 // apps/v1: deployments, replicasets, statefulsets, daemonsets, controllerrevisions.
 
 import { type FieldError, fieldErr, FieldPath } from '../../machinery/field-errors.js';
-import { selectorFromObject, selectorToString } from '../../machinery/label-selector.js';
+import { selectorFromObject, selectorToString } from '../../machinery/labels.js';
 import { labelSelector, rawExtension, type KubeObject } from '../meta/v1.js';
 import { age, col } from '../printing.js';
 import type { ResourceDef } from '../resource.js';

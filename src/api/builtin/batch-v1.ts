@@ -2,7 +2,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { type FieldError, fieldErr, FieldPath } from '../../machinery/field-errors.js';
-import { selectorToString } from '../../machinery/label-selector.js';
+import { selectorToString } from '../../machinery/labels.js';
 import { labelSelector, objectMeta, type KubeObject } from '../meta/v1.js';
 import { age, col, humanDuration } from '../printing.js';
 import type { ResourceDef } from '../resource.js';

@@ -3,7 +3,7 @@
 // replicationcontrollers.
 
 import { type FieldError, fieldErr, FieldPath } from '../../machinery/field-errors.js';
-import { isConfigMapKey, isDNS1123Label, isDNS1035Label, isValidPortName, validateLabels } from '../../machinery/name-validation.js';
+import { isConfigMapKey, isDNS1123Label, isDNS1035Label, isValidPortName, validateLabels } from '../../machinery/validation.js';
 import type { KubeObject } from '../meta/v1.js';
 import { objectMeta } from '../meta/v1.js';
 import { age, col, listOrNone, mapOrNone } from '../printing.js';

@@ -2,8 +2,8 @@
 // rbac.authorization.k8s.io/v1 (roles, rolebindings, clusterroles, clusterrolebindings).
 
 import { type FieldError, fieldErr, FieldPath } from '../../machinery/field-errors.js';
-import { selectorToString } from '../../machinery/label-selector.js';
-import { isDNS1123Subdomain, validateLabels } from '../../machinery/name-validation.js';
+import { selectorToString } from '../../machinery/labels.js';
+import { isDNS1123Subdomain, validateLabels } from '../../machinery/validation.js';
 import { labelSelector, condition } from '../meta/v1.js';
 import { age, col } from '../printing.js';
 import type { ResourceDef } from '../resource.js';

@@ -2,8 +2,8 @@
 // scheduling.k8s.io/v1, autoscaling/v1 and v2, apiextensions.k8s.io/v1.
 
 import { type FieldError, fieldErr } from '../../machinery/field-errors.js';
-import { selectorToString } from '../../machinery/label-selector.js';
-import { isDNS1123Label, isDNS1123Subdomain } from '../../machinery/name-validation.js';
+import { selectorToString } from '../../machinery/labels.js';
+import { isDNS1123Label, isDNS1123Subdomain } from '../../machinery/validation.js';
 import { condition, labelSelector, type KubeObject } from '../meta/v1.js';
 import { age, col } from '../printing.js';
 import type { ResourceDef } from '../resource.js';

@@ -2,7 +2,8 @@
 // defaults and validation. Shared by pods and every workload's pod template.
 
 import { type FieldError, fieldErr, FieldPath } from '../../machinery/field-errors.js';
-import { isConfigMapKey, isDNS1123Label, isDNS1123Subdomain, isEnvVarName, isValidPortName } from '../../machinery/name-validation.js';
+import { Quantity, quantityError, quantityFrom } from '../../machinery/quantity.js';
+import { isConfigMapKey, isDNS1123Label, isDNS1123Subdomain, isEnvVarName, isValidPortName } from '../../machinery/validation.js';
 import { labelSelector, objectMeta } from '../meta/v1.js';
 import { arr, bool, bytes, enumOf, int32, int64, intOrString, mapOf, named, obj, quantity, str, time, type Schema } from '../schema.js';
 
@@ -533,38 +534,30 @@ function validateContainers(list: Obj[] | undefined, p: FieldPath, volumes: Set<
   return names;
 }
 
-const QUANTITY_RE = /^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$/;
-
-function quantityValue(q: unknown): number | undefined {
-  if (typeof q === 'number') return q;
-  if (typeof q !== 'string' || !QUANTITY_RE.test(q)) return undefined;
-  const m = /^([+-]?[0-9.]+)(.*)$/.exec(q)!;
-  const base = Number(m[1]);
-  const suf = m[2];
-  const bin: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60 };
-  const dec: Record<string, number> = { n: 1e-9, u: 1e-6, m: 1e-3, '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18 };
-  if (suf in bin) return base * bin[suf];
-  if (suf in dec) return base * dec[suf];
-  const e = /^[eE]([-+]?\d+)$/.exec(suf);
-  if (e) return base * 10 ** Number(e[1]);
-  return undefined;
+/** The exact quantity, or undefined when `q` is not one. */
+function quantityOf(q: unknown): Quantity | undefined {
+  try {
+    return quantityFrom(q);
+  } catch {
+    return undefined;
+  }
 }
 
 export function validateResources(r: Obj | undefined, p: FieldPath, errs: FieldError[]): void {
   if (!r) return;
   for (const kind of ['limits', 'requests']) {
     for (const [k, v] of Object.entries((r[kind] ?? {}) as Obj)) {
-      const val = quantityValue(v);
-      if (val === undefined) errs.push(fieldErr.invalid(p.child(kind).key(k), v, "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"));
-      else if (val < 0) errs.push(fieldErr.invalid(p.child(kind).key(k), v, 'must be greater than or equal to 0'));
+      const err = quantityError(v);
+      if (err) errs.push(fieldErr.invalid(p.child(kind).key(k), v, err));
+      else if (quantityOf(v)!.sign() < 0) errs.push(fieldErr.invalid(p.child(kind).key(k), v, 'must be greater than or equal to 0'));
     }
   }
   for (const [k, v] of Object.entries((r.requests ?? {}) as Obj)) {
     const lim = r.limits?.[k];
     if (lim === undefined) continue;
-    const rv = quantityValue(v);
-    const lv = quantityValue(lim);
-    if (rv !== undefined && lv !== undefined && rv > lv) errs.push(fieldErr.invalid(p.child('requests').key(k), v, `must be less than or equal to ${k} limit of ${lim}`));
+    const rv = quantityOf(v);
+    const lv = quantityOf(lim);
+    if (rv && lv && rv.cmp(lv) > 0) errs.push(fieldErr.invalid(p.child('requests').key(k), v, `must be less than or equal to ${k} limit of ${lim}`));
   }
 }
 
@@ -635,7 +628,7 @@ export function qosClass(spec: Obj): string {
     for (const r of ['cpu', 'memory']) {
       if (req[r] !== undefined || lim[r] !== undefined) any = true;
       const rq = req[r] ?? lim[r];
-      if (lim[r] === undefined || rq === undefined || quantityValue(rq) !== quantityValue(lim[r])) guaranteed = false;
+      if (lim[r] === undefined || rq === undefined || !quantityOf(rq)?.equal(quantityOf(lim[r]) ?? quantityFrom(0))) guaranteed = false;
     }
   }
   if (!any) return 'BestEffort';

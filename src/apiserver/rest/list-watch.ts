@@ -5,8 +5,8 @@
 import type { KubeObject } from '../../api/meta/v1.js';
 import type { ResourceDef } from '../../api/resource.js';
 import { StatusError } from '../../machinery/errors.js';
-import { parseFieldSelector, type FieldSelector } from '../../machinery/field-selector.js';
-import { parseSelector as parseLabelSelector, type Selector } from '../../machinery/label-selector.js';
+import { parseFieldSelector, type FieldSelector } from '../../machinery/fields.js';
+import { parseSelector as parseLabelSelector, type Selector } from '../../machinery/labels.js';
 import { CompactedError, type Store, type WatchEvent as StoreEvent } from '../../storage/store.js';
 import type { CacheEvent, CachedObject, WatchCache } from '../watch-cache.js';
 import { decodeKV } from '../watch-cache.js';

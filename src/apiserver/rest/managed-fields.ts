@@ -7,7 +7,7 @@ import type { KubeObject, ManagedFieldsEntry } from '../../api/meta/v1.js';
 import { apiVersionOf, type ResourceDef } from '../../api/resource.js';
 import type { Schema } from '../../api/schema.js';
 import { StatusError } from '../../machinery/errors.js';
-import { strategicMergePatch } from '../../machinery/smp.js';
+import { strategicMergePatch } from '../../machinery/strategic-merge-patch.js';
 
 type Obj = Record<string, unknown>;
 type FieldSet = { [pe: string]: FieldSet };

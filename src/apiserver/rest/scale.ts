@@ -4,7 +4,7 @@
 import type { KubeObject } from '../../api/meta/v1.js';
 import type { ResourceDef } from '../../api/resource.js';
 import { StatusError } from '../../machinery/errors.js';
-import { selectorToString } from '../../machinery/label-selector.js';
+import { selectorToString } from '../../machinery/labels.js';
 import type { RequestContext, WriteOptions } from '../context.js';
 import type { ResourceStore } from './resource-store.js';
 
