@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { appsV1Resources } from './builtin/apps-v1.js';
-import { structuralCheck } from './structural-check.js';
+import { canonicalizeQuantities, structuralCheck } from './structural-check.js';
 
 const deployment = appsV1Resources.find((d) => d.kind === 'Deployment')!;
 const body = () => ({
@@ -36,4 +36,18 @@ test('wrong types give Go-style decode errors', () => {
   const d: any = body(); // eslint-disable-line @typescript-eslint/no-explicit-any
   d.spec.replicas = 2 ** 40;
   assert.match(structuralCheck(d, deployment.schema, { prune: false }).typeError!, /cannot unmarshal number 1099511627776/);
+});
+
+test('quantities are stored in canonical form', async () => {
+  const { canonicalQuantity } = await import('../machinery/quantity.js');
+  const b: any = body(); // eslint-disable-line @typescript-eslint/no-explicit-any
+  b.spec.template.spec.containers[0].resources = { requests: { cpu: '1000m', memory: '1024Mi' }, limits: { cpu: 2, memory: 'bogus' } };
+  canonicalizeQuantities(b, deployment.schema, (v) => {
+    try {
+      return canonicalQuantity(v);
+    } catch {
+      return undefined;
+    }
+  });
+  assert.deepEqual(b.spec.template.spec.containers[0].resources, { requests: { cpu: '1', memory: '1Gi' }, limits: { cpu: '2', memory: 'bogus' } });
 });

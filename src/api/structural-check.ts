@@ -148,3 +148,31 @@ function walkRoot(obj: unknown, schema: Schema, rootName: string, w: Walk): void
     walk(obj[k], child, k, k, rootName, w);
   }
 }
+
+/**
+ * Rewrites every resource quantity in `obj` to its canonical string, as upstream stores them
+ * (`1000m` → `1`, `1024Mi` → `1Gi`, a number → a string). Invalid quantities are left for
+ * validation to report.
+ */
+export function canonicalizeQuantities(obj: unknown, schema: Schema | undefined, toCanonical: (v: unknown) => string | undefined): void {
+  if (!schema || obj === null || typeof obj !== 'object') return;
+  const visit = (parent: Record<string, unknown> | unknown[], key: string | number, s: Schema | undefined) => {
+    if (!s) return;
+    const v = (parent as Record<string | number, unknown>)[key];
+    if (s['x-kubernetes-int-or-string'] && s.format === 'quantity') {
+      const c = toCanonical(v);
+      if (c !== undefined) (parent as Record<string | number, unknown>)[key] = c;
+      return;
+    }
+    canonicalizeQuantities(v, s, toCanonical);
+  };
+  if (Array.isArray(obj)) {
+    for (let i = 0; i < obj.length; i++) visit(obj, i, schema.items);
+    return;
+  }
+  const o = obj as Record<string, unknown>;
+  for (const k of Object.keys(o)) {
+    const s = schema.properties?.[k] ?? (typeof schema.additionalProperties === 'object' ? schema.additionalProperties : undefined);
+    visit(o, k, s);
+  }
+}

@@ -20,7 +20,7 @@ import { checkBody } from './schema-check.js';
 export const MAX_OBJECT_BYTES = 1_572_864;
 
 export interface NamespaceLookup {
-  /** The namespace object, or undefined when it does not exist. */
+  /** The namespace object from the watch cache, or undefined when the cache has not seen it. */
   get(name: string): KubeObject | undefined;
 }
 
@@ -112,10 +112,15 @@ export class ResourceStore {
     return cur.obj;
   }
 
-  private checkNamespace(ns: string | undefined, name: string, forCreate: boolean): void {
+  private async checkNamespace(ns: string | undefined, name: string, forCreate: boolean): Promise<void> {
     if (!this.def.namespaced) return;
     if (!ns) throw StatusError.badRequest('the server could not find the requested resource');
-    const nsObj = this.deps.namespaces.get(ns);
+    // The cache may trail a namespace created a moment ago: read the store before saying 404.
+    let nsObj = this.deps.namespaces.get(ns);
+    if (!nsObj) {
+      const kv = await this.deps.store.get(`/registry/namespaces/${ns}`);
+      if (kv) nsObj = decodeKV(kv.value, kv.modRevision);
+    }
     if (!nsObj) throw StatusError.notFound({ group: '', resource: 'namespaces' }, ns);
     if (forCreate && (nsObj.status?.phase === 'Terminating' || nsObj.metadata.deletionTimestamp)) {
       throw new StatusError(
@@ -167,7 +172,7 @@ export class ResourceStore {
       throw StatusError.badRequest('resourceVersion should not be set on objects to be created');
     }
     if (!meta.name && meta.generateName) meta.name = generateName(meta.generateName);
-    this.checkNamespace(meta.namespace, meta.name ?? '', true);
+    await this.checkNamespace(meta.namespace, meta.name ?? '', true);
     this.prepareCreate(obj);
     const errs = [
       ...validateObjectMeta(meta, { namespaced: this.def.namespaced, nameValidator: this.def.strategy.validateName }),

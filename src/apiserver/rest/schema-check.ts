@@ -3,7 +3,8 @@
 
 import type { KubeObject } from '../../api/meta/v1.js';
 import type { ResourceDef } from '../../api/resource.js';
-import { structuralCheck } from '../../api/structural-check.js';
+import { canonicalizeQuantities, structuralCheck } from '../../api/structural-check.js';
+import { canonicalQuantity } from '../../machinery/quantity.js';
 import { StatusError } from '../../machinery/errors.js';
 import type { FieldValidation, RequestContext } from '../context.js';
 
@@ -11,6 +12,13 @@ export function checkBody(obj: KubeObject, def: ResourceDef, mode: FieldValidati
   const prefix = `${def.kind} in version "${def.version}" cannot be handled as a ${def.kind}`;
   const res = structuralCheck(obj, def.schema, { prune: mode !== 'Strict' });
   if (res.typeError) throw StatusError.badRequest(`${prefix}: ${res.typeError}`);
+  canonicalizeQuantities(obj, def.schema, (v) => {
+    try {
+      return canonicalQuantity(v);
+    } catch {
+      return undefined;
+    }
+  });
   if (!res.unknownFields.length) return;
   if (mode === 'Strict') {
     throw StatusError.badRequest(`${prefix}: strict decoding error: ${res.unknownFields.map((f) => `unknown field "${f}"`).join(', ')}`);
