@@ -467,6 +467,17 @@ const DNS_POLICIES = ['ClusterFirstWithHostNet', 'ClusterFirst', 'Default', 'Non
 const PULL_POLICIES = ['Always', 'IfNotPresent', 'Never'];
 const PROTOCOLS = ['SCTP', 'TCP', 'UDP'];
 
+/** Container and volume names: required DNS-1123 labels, unique within their list. */
+function checkUniqueName(name: unknown, p: FieldPath, names: Set<string>, errs: FieldError[]): void {
+  if (!name) {
+    errs.push(fieldErr.required(p, ''));
+    return;
+  }
+  for (const m of isDNS1123Label(String(name))) errs.push(fieldErr.invalid(p, name, m));
+  if (names.has(String(name))) errs.push(fieldErr.duplicate(p, name));
+  names.add(String(name));
+}
+
 function validatePortNumber(v: unknown, p: FieldPath, errs: FieldError[]): void {
   if (typeof v !== 'number' || v < 1 || v > 65535) errs.push(fieldErr.invalid(p, v, 'must be between 1 and 65535, inclusive'));
 }
@@ -489,12 +500,7 @@ function validateContainers(list: Obj[] | undefined, p: FieldPath, volumes: Set<
   }
   list.forEach((c, i) => {
     const cp = p.index(i);
-    if (!c.name) errs.push(fieldErr.required(cp.child('name'), ''));
-    else {
-      for (const m of isDNS1123Label(c.name)) errs.push(fieldErr.invalid(cp.child('name'), c.name, m));
-      if (names.has(c.name)) errs.push(fieldErr.duplicate(cp.child('name'), c.name));
-      names.add(c.name);
-    }
+    checkUniqueName(c.name, cp.child('name'), names, errs);
     if (!c.image || (typeof c.image === 'string' && c.image.trim() === '')) errs.push(fieldErr.required(cp.child('image'), ''));
     if (c.imagePullPolicy !== undefined && !PULL_POLICIES.includes(c.imagePullPolicy)) errs.push(fieldErr.notSupported(cp.child('imagePullPolicy'), c.imagePullPolicy, PULL_POLICIES));
     const portNames = new Set<string>();
@@ -565,12 +571,7 @@ function validateVolumes(list: Obj[] | undefined, p: FieldPath, errs: FieldError
   const names = new Set<string>();
   (list ?? []).forEach((v, i) => {
     const vp = p.index(i);
-    if (!v.name) errs.push(fieldErr.required(vp.child('name'), ''));
-    else {
-      for (const m of isDNS1123Label(v.name)) errs.push(fieldErr.invalid(vp.child('name'), v.name, m));
-      if (names.has(v.name)) errs.push(fieldErr.duplicate(vp.child('name'), v.name));
-      names.add(v.name);
-    }
+    checkUniqueName(v.name, vp.child('name'), names, errs);
     const sources = Object.keys(v).filter((k) => k !== 'name');
     if (sources.length === 0) errs.push(fieldErr.required(vp, 'must specify a volume type'));
     else if (sources.length > 1) errs.push(fieldErr.forbidden(vp.child(sources[1]), 'may not specify more than 1 volume type'));
