@@ -249,7 +249,7 @@ function validateService(o: KubeObject): FieldError[] {
     const tp = port.targetPort;
     if (typeof tp === 'number' && (tp < 1 || tp > 65535)) errs.push(fieldErr.invalid(pp.child('targetPort'), tp, 'must be between 1 and 65535, inclusive'));
     if (typeof tp === 'string') for (const m of isValidPortName(tp)) errs.push(fieldErr.invalid(pp.child('targetPort'), tp, m));
-    if (port.nodePort !== undefined && type === 'ClusterIP') errs.push(fieldErr.forbidden(pp.child('nodePort'), 'may not be used when `type` is \'ClusterIP\''));
+    if (port.nodePort !== undefined && port.nodePort !== 0 && type === 'ClusterIP') errs.push(fieldErr.forbidden(pp.child('nodePort'), 'may not be used when `type` is \'ClusterIP\''));
     const key = `${port.port}/${port.protocol ?? 'TCP'}`;
     if (seen.has(key)) errs.push(fieldErr.duplicate(pp, { port: port.port, protocol: port.protocol ?? 'TCP' }));
     seen.add(key);
@@ -316,6 +316,8 @@ const services = defineKind({
       for (const p of spec.ports ?? []) {
         p.protocol ??= 'TCP';
         p.targetPort ??= p.port;
+        // 0 means "not set" (Go's zero value, which protobuf clients send explicitly).
+        if (p.nodePort === 0) delete p.nodePort;
       }
     },
     prepareForCreate(o) {

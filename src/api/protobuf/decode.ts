@@ -116,6 +116,19 @@ function decodeSpecial(type: string, buf: Buffer): unknown {
   }
 }
 
+/**
+ * Go structs embedded with `json:",inline"`: protobuf nests them under a field, JSON flattens
+ * their fields into the parent (Volume.volumeSource, Probe.handler, IngressRule.ingressRuleValue...).
+ */
+const INLINE_TYPES = new Set([
+  'core.v1.VolumeSource',
+  'core.v1.PersistentVolumeSource',
+  'core.v1.ProbeHandler',
+  'core.v1.EphemeralContainerCommon',
+  'core.v1.LocalObjectReference',
+  'networking.v1.IngressRuleValue',
+]);
+
 const SPECIAL = new Set(['meta.Time', 'meta.MicroTime', 'intstr.IntOrString', 'resource.Quantity', 'runtime.RawExtension', 'meta.FieldsV1', 'meta.Duration']);
 
 function scalar(type: string, r: Reader, wire: number): unknown {
@@ -185,6 +198,10 @@ function decodeMessage(buf: Buffer, msg: string): Record<string, unknown> {
     const v = value(f.type, r, wire);
     // Go's JSON omits empty strings and zero times; the protobuf form carries them.
     if (v === '' || v === undefined) continue;
+    if (INLINE_TYPES.has(f.type) && (f.name !== 'localObjectReference' || f.type === 'core.v1.LocalObjectReference') && v && typeof v === 'object') {
+      Object.assign(out, v);
+      continue;
+    }
     out[f.name] = v;
   }
   return out;

@@ -84,6 +84,39 @@ export function kubectlBasics(srv: () => K8tsServer, ns: string): void {
     assert.match(st, /^sec\s+Opaque\s+1\s+/m);
   });
 
+  test('every typed `kubectl create` (sent as protobuf) works', async () => {
+    const pki = join(srv().dataDir, 'tls');
+    const cmds = [
+      ['create', 'service', 'clusterip', 'cs', '--tcp=80:8080'],
+      ['create', 'service', 'nodeport', 'ns1', '--tcp=80:8080'],
+      ['create', 'deployment', 'cd', '--image=registry.local/app:1', '--port=80', '--replicas=0'],
+      ['create', 'job', 'cj1', '--image=registry.local/app:1', '--', 'echo', 'hi'],
+      ['create', 'cronjob', 'cc', '--image=registry.local/app:1', '--schedule=@hourly', '--', 'echo', 'hi'],
+      ['create', 'role', 'cr', '--verb=get', '--resource=pods'],
+      ['create', 'rolebinding', 'crb', '--role=cr', '--user=bob'],
+      ['create', 'quota', 'cq', '--hard=pods=10,requests.cpu=1'],
+      ['create', 'poddisruptionbudget', 'cpdb', '--selector=app=x', '--min-available=1'],
+      ['create', 'ingress', 'cing', '--rule=a.example.test/=cs:80'],
+      ['create', 'serviceaccount', 'csa'],
+      ['create', 'secret', 'tls', 'ctls', `--cert=${join(pki, 'serving-kube-apiserver.crt')}`, `--key=${join(pki, 'serving-kube-apiserver.key')}`],
+      ['create', 'secret', 'docker-registry', 'cdr', '--docker-server=registry.local', '--docker-username=u', '--docker-password=p'],
+    ];
+    for (const c of cmds) ok(await k(['-n', ns, ...c]));
+    ok(await k(['create', 'clusterrole', `${ns}-ccr`, '--verb=list', '--resource=nodes']));
+    ok(await k(['create', 'clusterrolebinding', `${ns}-ccrb`, `--clusterrole=${ns}-ccr`, '--group=devs']));
+    ok(await k(['create', 'priorityclass', `${ns}-cpc`, '--value=1000']));
+    const ing = JSON.parse(ok(await k(['get', 'ingress', 'cing', '-n', ns, '-o', 'json'])));
+    assert.equal(ing.spec.rules[0].http.paths[0].backend.service.name, 'cs');
+    const svc = JSON.parse(ok(await k(['get', 'svc', 'cs', '-n', ns, '-o', 'json'])));
+    assert.deepEqual(svc.spec.ports, [{ name: '80-8080', port: 80, protocol: 'TCP', targetPort: 8080 }]);
+    const dep = JSON.parse(ok(await k(['get', 'deploy', 'cd', '-n', ns, '-o', 'json'])));
+    assert.equal(dep.spec.replicas, 0);
+    assert.equal(dep.spec.template.spec.containers[0].ports[0].containerPort, 80);
+    const job = JSON.parse(ok(await k(['get', 'job', 'cj1', '-n', ns, '-o', 'json'])));
+    assert.deepEqual(job.spec.template.spec.containers[0].command, ['echo', 'hi']);
+    assert.equal(job.spec.template.spec.restartPolicy, 'Never');
+  });
+
   test('deployment: apply, get -o wide, describe, scale through the scale subresource', async () => {
     ok(await k(['apply', '-n', ns, '-f', '-'], { input: DEPLOY }));
     const wide = ok(await k(['get', 'deploy', 'web', '-n', ns, '-o', 'wide']));
