@@ -27,5 +27,6 @@ apt_install() {
 }
 
 if [ "$want_test" = 1 ]; then
-  command -v etcd >/dev/null 2>&1 || apt_install etcd-server
+  # Without etcd (not root, no apt) the etcd suites skip themselves instead of failing.
+  command -v etcd >/dev/null 2>&1 || apt_install etcd-server || echo "ensure-deps: etcd-server not installed; etcd tests will be skipped" >&2
 fi
