@@ -13,7 +13,6 @@ const META = 'io.k8s.apimachinery.pkg.apis.meta.v1.';
 /** Walks a schema tree, collecting named schemas and emitting refs for them. */
 class Collector {
   readonly defs = new Map<string, Json>();
-  private readonly seen = new Map<Schema, string>();
 
   constructor(private readonly refPrefix: string, private readonly v2: boolean) {}
 

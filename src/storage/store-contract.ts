@@ -333,7 +333,7 @@ export function runStoreContract(name: string, opts: StoreContractOptions): void
     it('compaction: reads and watches below the horizon fail with CompactedError', async (s, p, watch) => {
       const a = await s.create(p + 'a', buf('a1'));
       const u1 = await s.update(p + 'a', buf('a2'), a.modRevision);
-      const b = await s.create(p + 'b', buf('b1'));
+      await s.create(p + 'b', buf('b1'));
       await s.delete(p + 'b');
       const u2 = await s.update(p + 'a', buf('a3'), u1.modRevision);
       const horizon = u2.modRevision;

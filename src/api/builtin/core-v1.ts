@@ -3,10 +3,9 @@
 // replicationcontrollers.
 
 import { type FieldError, fieldErr, FieldPath } from '../../machinery/field-errors.js';
-import { isConfigMapKey, isDNS1123Label, isDNS1035Label, isValidPortName, validateLabels } from '../../machinery/validation.js';
+import { isConfigMapKey, isDNS1123Label, isValidPortName, validateLabels } from '../../machinery/validation.js';
 import type { KubeObject } from '../meta/v1.js';
-import { objectMeta } from '../meta/v1.js';
-import { age, col, listOrNone, mapOrNone } from '../printing.js';
+import { age, col, mapOrNone } from '../printing.js';
 import type { ResourceDef } from '../resource.js';
 import { anyValue, arr, bool, bytes, enumOf, int32, int64, intOrString, mapOf, microTime, named, obj, quantity, str, time, type Schema } from '../schema.js';
 import { createdAtColumns, defineKind } from './define.js';
@@ -951,4 +950,3 @@ export const coreV1Resources: ResourceDef[] = [
   replicationcontrollers,
 ];
 
-export { containersCells, isDNS1035Label, listOrNone, objectMeta };

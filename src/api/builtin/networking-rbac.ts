@@ -3,11 +3,11 @@
 
 import { type FieldError, fieldErr, FieldPath } from '../../machinery/field-errors.js';
 import { selectorToString } from '../../machinery/labels.js';
-import { isDNS1123Subdomain, validateLabels } from '../../machinery/validation.js';
-import { labelSelector, condition } from '../meta/v1.js';
+import { isDNS1123Subdomain } from '../../machinery/validation.js';
+import { labelSelector } from '../meta/v1.js';
 import { age, col } from '../printing.js';
 import type { ResourceDef } from '../resource.js';
-import { arr, bool, enumOf, int32, intOrString, named, obj, str, type Schema } from '../schema.js';
+import { arr, enumOf, int32, intOrString, named, obj, str, type Schema } from '../schema.js';
 import { createdAtColumns, defineKind } from './define.js';
 import { typedLocalObjectReference } from './pod-spec.js';
 
@@ -315,4 +315,3 @@ const clusterrolebindings = defineKind({
 
 export const networkingV1Resources: ResourceDef[] = [ingresses, ingressclasses, networkpolicies];
 export const rbacV1Resources: ResourceDef[] = [roles, rolebindings, clusterroles, clusterrolebindings];
-export { bool, condition, validateLabels };

@@ -2,15 +2,14 @@
 // scheduling.k8s.io/v1, autoscaling/v1 and v2, apiextensions.k8s.io/v1.
 
 import { type FieldError, fieldErr } from '../../machinery/field-errors.js';
-import { selectorToString } from '../../machinery/labels.js';
 import { isDNS1123Label, isDNS1123Subdomain } from '../../machinery/validation.js';
 import { condition, labelSelector, type KubeObject } from '../meta/v1.js';
 import { age, col } from '../printing.js';
 import type { ResourceDef } from '../resource.js';
-import { anyValue, arr, bool, enumOf, int32, int64, intOrString, mapOf, microTime, named, obj, quantity, str, time, type Schema } from '../schema.js';
+import { arr, bool, enumOf, int32, int64, intOrString, mapOf, microTime, named, obj, quantity, str, time, type Schema } from '../schema.js';
 import { coreEvents } from './core-v1.js';
 import { createdAtColumns, defineKind } from './define.js';
-import { nodeSelector, objectReference, toleration } from './pod-spec.js';
+import { objectReference } from './pod-spec.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const def = (pkg: string) => (name: string, s: Schema) => named(`${pkg}.${name}`, s);
@@ -651,4 +650,3 @@ const crds = defineKind({
 });
 
 export const otherGroupResources: ResourceDef[] = [pdbs, leases, endpointslices, eventsV1, storageclasses, priorityclasses, hpaV2, hpaV1, crds];
-export { nodeSelector, selectorToString, toleration };

@@ -5,7 +5,7 @@ import { type FieldError, fieldErr, FieldPath } from '../../machinery/field-erro
 import { Quantity, quantityError, quantityFrom } from '../../machinery/quantity.js';
 import { isConfigMapKey, isDNS1123Label, isDNS1123Subdomain, isEnvVarName, isValidPortName } from '../../machinery/validation.js';
 import { labelSelector, objectMeta } from '../meta/v1.js';
-import { arr, bool, bytes, enumOf, int32, int64, intOrString, mapOf, named, obj, quantity, str, time, type Schema } from '../schema.js';
+import { arr, bool, enumOf, int32, int64, intOrString, mapOf, named, obj, quantity, str, time, type Schema } from '../schema.js';
 
 const n = (name: string, s: Schema) => named(`io.k8s.api.core.v1.${name}`, s);
 
@@ -636,4 +636,3 @@ export function qosClass(spec: Obj): string {
   return guaranteed ? 'Guaranteed' : 'Burstable';
 }
 
-export { bytes, FieldPath };
