@@ -53,7 +53,8 @@ export function watchAndChunks(srv: () => K8tsServer, ns: string): void {
     ok(await k(['create', 'ns', ns]));
     ok(await k(['run', 'seed', '-n', ns, '--image=registry.local/busybox:1', '--restart=Never', '--labels=app=seed']));
     const w = srv().spawnKubectl(['get', 'pods', '-n', ns, '-w', '--output-watch-events']);
-    const all = collect(w, (s) => /DELETED\s+w1\b/.test(s));
+    // Wait for the whole DELETED line: kubectl may flush the row in pieces.
+    const all = collect(w, (s) => /^DELETED\s+w1\s.*\n/m.test(s));
     await waitFor(w, /seed/);
     ok(await k(['run', 'w1', '-n', ns, '--image=registry.local/busybox:1', '--restart=Never', '--labels=app=a']));
     ok(await k(['label', 'pod', 'w1', '-n', ns, 'extra=yes']));
@@ -68,8 +69,8 @@ export function watchAndChunks(srv: () => K8tsServer, ns: string): void {
   test('watch filtered by -l and --field-selector', async () => {
     const byLabel = srv().spawnKubectl(['get', 'pods', '-n', ns, '-w', '--output-watch-events', '-l', 'app=b']);
     const byField = srv().spawnKubectl(['get', 'pods', '-n', ns, '-w', '--output-watch-events', '--field-selector', 'metadata.name=f2']);
-    const outL = collect(byLabel, (s) => /ADDED\s+f3\b/.test(s));
-    const outF = collect(byField, (s) => /ADDED\s+f2\b/.test(s));
+    const outL = collect(byLabel, (s) => /ADDED\s+f3\s.*\n/.test(s));
+    const outF = collect(byField, (s) => /ADDED\s+f2\s.*\n/.test(s));
     await Promise.all([waitFor(byLabel, /No resources found|NAME/), waitFor(byField, /No resources found|NAME/)]);
     ok(await k(['run', 'f1', '-n', ns, '--image=registry.local/busybox:1', '--restart=Never', '--labels=app=a']));
     ok(await k(['run', 'f2', '-n', ns, '--image=registry.local/busybox:1', '--restart=Never', '--labels=app=a']));
