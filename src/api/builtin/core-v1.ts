@@ -71,6 +71,22 @@ const namespaces = defineKind({
 
 // ---- pods --------------------------------------------------------------------------------------
 
+/**
+ * What upstream's default admission plugins add to every new pod: ServiceAccount (the `default`
+ * account) and DefaultTolerationSeconds (pods tolerate not-ready/unreachable nodes for 300 s
+ * before the node lifecycle controller evicts them).
+ */
+function admitPodDefaults(o: Obj): void {
+  const spec = (o.spec ??= {});
+  spec.serviceAccountName ??= spec.serviceAccount ?? 'default';
+  spec.serviceAccount ??= spec.serviceAccountName;
+  const tolerations: Obj[] = (spec.tolerations ??= []);
+  for (const key of ['node.kubernetes.io/not-ready', 'node.kubernetes.io/unreachable']) {
+    const covered = tolerations.some((t) => (t.key === key || (!t.key && t.operator === 'Exists')) && (!t.effect || t.effect === 'NoExecute'));
+    if (!covered) tolerations.push({ key, operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 });
+  }
+}
+
 function podPhaseReason(pod: Obj): { status: string; ready: number; total: number; restarts: number } {
   const spec = pod.spec ?? {};
   const st = pod.status ?? {};
@@ -164,6 +180,7 @@ const pods = defineKind({
     },
     prepareForCreate(o) {
       o.status = { phase: 'Pending', qosClass: qosClass(o.spec ?? {}) };
+      admitPodDefaults(o);
     },
     validate(o) {
       return validatePodSpec(o.spec, root.child('spec'));
