@@ -20,6 +20,11 @@ export interface ServerFlags {
   logLevel: string;
   /** Milliseconds between compactions of old revisions (upstream: 5 minutes). */
   compactionIntervalMs: number;
+  /** Components not to run: scheduler, controllers, or single controllers by name. */
+  disable: string[];
+  clusterCIDR: string;
+  nodeCIDRMaskSize: number;
+  nodeMonitorGracePeriodMs: number;
 }
 
 export const SERVER_HELP = `Usage: k8ts server [flags]
@@ -35,6 +40,12 @@ Flags:
   --tls-san NAME                 Extra subject alternative name for the serving certificate (repeatable)
   --log-level LEVEL              info, debug, warn, error (default info)
   --compaction-interval DURATION How often old revisions are compacted, e.g. 5m, 30s (default 5m)
+  --disable LIST                 Components not to run: scheduler, controllers, or controllers by name
+                                 (garbage-collector, namespace, deployment, ...); comma-separated, repeatable
+  --cluster-cidr CIDR            Pod network, split into one range per node (default 10.42.0.0/16)
+  --node-cidr-mask-size N        Prefix length of each node's pod range (default 24)
+  --node-monitor-grace-period D  How long a node may go without a heartbeat before it is marked
+                                 NotReady/Unknown (default 40s)
 `;
 
 export function parseServerFlags(argv: string[]): ServerFlags | 'help' {
@@ -51,6 +62,10 @@ export function parseServerFlags(argv: string[]): ServerFlags | 'help' {
       'tls-san': { type: 'string', multiple: true },
       'log-level': { type: 'string' },
       'compaction-interval': { type: 'string' },
+      disable: { type: 'string', multiple: true },
+      'cluster-cidr': { type: 'string' },
+      'node-cidr-mask-size': { type: 'string' },
+      'node-monitor-grace-period': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -69,6 +84,10 @@ export function parseServerFlags(argv: string[]): ServerFlags | 'help' {
     tlsSAN: values['tls-san'] ?? [],
     logLevel: values['log-level'] ?? 'info',
     compactionIntervalMs: parseSimpleDuration(values['compaction-interval'] ?? '5m'),
+    disable: (values.disable ?? []).flatMap((d) => d.split(',')).map((d) => d.trim()).filter(Boolean),
+    clusterCIDR: values['cluster-cidr'] ?? '10.42.0.0/16',
+    nodeCIDRMaskSize: Number(values['node-cidr-mask-size'] ?? '24'),
+    nodeMonitorGracePeriodMs: parseSimpleDuration(values['node-monitor-grace-period'] ?? '40s'),
   };
 }
 

@@ -1,7 +1,9 @@
 // The k8ts command: one binary, several roles (like k3s).
-//   k8ts server   API server (+ scheduler and controllers in later issues)
+//   k8ts server   API server, controller manager and scheduler
+//   k8ts agent    node agent (simulated for now); k8ts sim: many simulated nodes
 //   k8ts kubectl  runs kubectl against the local server's admin kubeconfig
 
+import { runAgent } from './agent.js';
 import { runServer } from './server.js';
 import { runKubectl } from './kubectl.js';
 
@@ -9,6 +11,8 @@ const USAGE = `Usage: k8ts <command> [flags]
 
 Commands:
   server    Run the control plane (API server) with an embedded SQLite or external etcd datastore
+  agent     Run a node agent (--simulated: a simulated node for tests)
+  sim       Run N simulated nodes in one process (scale tests)
   kubectl   Run kubectl with the server's admin kubeconfig (KUBECONFIG=<data-dir>/kubeconfig)
   version   Print the k8ts version and the Kubernetes API version it serves
 
@@ -20,6 +24,10 @@ export async function main(argv: string[]): Promise<void> {
   switch (cmd) {
     case 'server':
       return runServer(rest);
+    case 'agent':
+      return runAgent(rest, 'agent');
+    case 'sim':
+      return runAgent(rest, 'sim');
     case 'kubectl':
       return runKubectl(rest);
     case 'version': {

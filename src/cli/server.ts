@@ -4,11 +4,15 @@ import { mkdirSync } from 'node:fs';
 import pino from 'pino';
 import { builtinResources } from '../api/builtin.js';
 import { bootstrapObjects } from '../apiserver/bootstrap.js';
-import { startNamespaceLifecycle } from '../apiserver/namespace-lifecycle.js';
 import { ApiServer } from '../apiserver/server.js';
 import { createAuthenticator } from '../apiserver/pki/authenticate.js';
 import { writeKubeconfig } from '../apiserver/pki/kubeconfig.js';
 import { ensurePKI, tlsServerOptions } from '../apiserver/pki/pki.js';
+import { Client } from '../client/client.js';
+import { HttpTransport } from '../client/transport.js';
+import { enabledControllers } from '../controllers/all.js';
+import { defaultControllerSettings } from '../controllers/context.js';
+import { ControllerManager } from '../controllers/manager.js';
 import { startCompactor } from '../storage/compactor.js';
 import { openStore } from '../storage/open.js';
 import { firstServiceIP, parseServerFlags, SERVER_HELP } from './flags.js';
@@ -38,7 +42,6 @@ export async function runServer(argv: string[]): Promise<void> {
   await server.start();
   await bootstrapObjects(server, { kubernetesServiceIP: serviceIP, endpointIP: flags.advertiseAddress, securePort: server.port });
   const lifecycle = new AbortController();
-  startNamespaceLifecycle(server, lifecycle.signal);
   startCompactor(store, {
     intervalMs: flags.compactionIntervalMs,
     signal: lifecycle.signal,
@@ -46,6 +49,24 @@ export async function runServer(argv: string[]): Promise<void> {
   });
   const kubeconfig = await writeKubeconfig({ dataDir: flags.dataDir, pki, server: `https://127.0.0.1:${server.port}` });
   server.markReady();
+  // The scheduler and controller manager run in this process but talk to the API like any client.
+  const clientConfig = { server: `https://127.0.0.1:${server.port}`, ca: pki.caCert, cert: pki.adminCert, key: pki.adminKey };
+  const controllers = enabledControllers(flags.disable);
+  if (controllers.length) {
+    const client = new Client(new HttpTransport({ ...clientConfig, userAgent: 'kube-controller-manager' }), 'kube-controller-manager');
+    const manager = new ControllerManager({
+      client,
+      controllers,
+      log: log.child({ component: 'controller-manager' }),
+      settings: {
+        ...defaultControllerSettings(),
+        clusterCIDR: flags.clusterCIDR,
+        nodeCIDRMaskSize: flags.nodeCIDRMaskSize,
+        nodeMonitorGracePeriodMs: flags.nodeMonitorGracePeriodMs,
+      },
+    });
+    void manager.run(lifecycle.signal);
+  }
   log.info({ port: server.port, dataDir: flags.dataDir, kubeconfig, datastore: flags.datastoreEndpoint ?? 'sqlite', ms: Date.now() - started }, 'k8ts server ready');
 
   let stopping = false;

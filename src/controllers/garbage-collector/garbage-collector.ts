@@ -186,7 +186,8 @@ export class GarbageCollector implements Controller {
       try {
         await api.patch(n.namespace, n.name, 'json', [
           { op: 'test', path: '/metadata/resourceVersion', value: cur.metadata.resourceVersion },
-          { op: 'replace', path: '/metadata/ownerReferences', value: kept },
+          // Empty lists are omitted, as upstream's omitempty encoding does.
+          kept.length ? { op: 'replace', path: '/metadata/ownerReferences', value: kept } : { op: 'remove', path: '/metadata/ownerReferences' },
         ]);
         return;
       } catch (e) {
@@ -212,7 +213,7 @@ export class GarbageCollector implements Controller {
       try {
         await api.patch(n.namespace, n.name, 'json', [
           { op: 'test', path: '/metadata/resourceVersion', value: cur.metadata.resourceVersion },
-          { op: 'replace', path: '/metadata/finalizers', value: fins.filter((f) => f !== finalizer) },
+          fins.length > 1 ? { op: 'replace', path: '/metadata/finalizers', value: fins.filter((f) => f !== finalizer) } : { op: 'remove', path: '/metadata/finalizers' },
         ]);
         return;
       } catch (e) {
