@@ -102,6 +102,7 @@ export class FitError extends Error {
 
   describe(): string {
     const d = this.diagnosis;
+    if (this.numAllNodes === 0) return 'no nodes available to schedule pods';
     let msg = `0/${this.numAllNodes} nodes are available:`;
     if (d.preFilterMsg) msg += ` ${d.preFilterMsg}.`;
     else {
@@ -220,7 +221,6 @@ export class Profile {
     const state = new CycleState();
     const diagnosis: Diagnosis = { nodeToStatus: new Map(), absentStatus: null, unschedulablePlugins: new Set(), preFilterMsg: '', postFilterMsg: '' };
     if (all.length === 0) {
-      diagnosis.preFilterMsg = 'no nodes available to schedule pods';
       return { error: new FitError(podObj, 0, diagnosis, state) };
     }
 

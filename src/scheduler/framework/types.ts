@@ -459,17 +459,12 @@ function isPodInfo(p: KubeObject | PodInfo): p is PodInfo {
 export class Snapshot {
   readonly nodeInfoList: NodeInfo[];
   private readonly byName = new Map<string, NodeInfo>();
-  /** Nodes that have pods with any (anti-)affinity, and with required anti-affinity. */
-  readonly havePodsWithAffinityList: NodeInfo[];
-  readonly havePodsWithRequiredAntiAffinityList: NodeInfo[];
   /** Labels of namespaces (for namespaceSelector); optional. */
   readonly namespaceLabels: (ns: string) => Labels | undefined;
 
   constructor(nodeInfos: NodeInfo[], opts: { namespaceLabels?: (ns: string) => Labels | undefined } = {}) {
     this.nodeInfoList = nodeInfos;
     for (const n of nodeInfos) this.byName.set(n.name, n);
-    this.havePodsWithAffinityList = nodeInfos.filter((n) => n.podsWithAffinity.length > 0);
-    this.havePodsWithRequiredAntiAffinityList = nodeInfos.filter((n) => n.podsWithRequiredAntiAffinity.length > 0);
     this.namespaceLabels = opts.namespaceLabels ?? (() => undefined);
   }
 
@@ -484,6 +479,16 @@ export class Snapshot {
       if (ni) ni.addPod(podInfoOf(p));
     }
     return new Snapshot(infos, opts);
+  }
+
+  /** Nodes that have pods with any (anti-)affinity (computed on use, so NodeInfo edits show). */
+  get havePodsWithAffinityList(): NodeInfo[] {
+    return this.nodeInfoList.filter((n) => n.podsWithAffinity.length > 0);
+  }
+
+  /** Nodes that have pods with required anti-affinity. */
+  get havePodsWithRequiredAntiAffinityList(): NodeInfo[] {
+    return this.nodeInfoList.filter((n) => n.podsWithRequiredAntiAffinity.length > 0);
   }
 
   get(name: string): NodeInfo | undefined {

@@ -127,7 +127,8 @@ export function interPodAffinityPlugin(opts: InterPodAffinityOptions = {}): Plug
     },
     preScore(state, pod, _nodes, snapshot) {
       const hasConstraints = pod.preferredAffinityTerms.length + pod.preferredAntiAffinityTerms.length > 0;
-      if (!hasConstraints && snapshot.havePodsWithAffinityList.length === 0) return SKIP;
+      const withAffinity = hasConstraints ? null : snapshot.havePodsWithAffinityList;
+      if (withAffinity && withAffinity.length === 0) return SKIP;
       const podNs = snapshot.namespaceLabels(pod.namespace);
       const scores = new Map<string, number>();
       const add = (terms: readonly (AffinityTerm & { weight?: number })[], target: PodInfo, nsLabels: Labels | undefined, node: NodeInfo, mult: number, weight?: number) => {
@@ -140,7 +141,7 @@ export function interPodAffinityPlugin(opts: InterPodAffinityOptions = {}): Plug
           scores.set(k, (scores.get(k) ?? 0) + w * mult);
         }
       };
-      const nodes = hasConstraints ? snapshot.nodeInfoList : snapshot.havePodsWithAffinityList;
+      const nodes = withAffinity ?? snapshot.nodeInfoList;
       for (const node of nodes) {
         const pods = hasConstraints ? node.pods : node.podsWithAffinity;
         for (const other of pods) {
