@@ -13,6 +13,7 @@ import { HttpTransport } from '../client/transport.js';
 import { enabledControllers } from '../controllers/all.js';
 import { defaultControllerSettings } from '../controllers/context.js';
 import { ControllerManager } from '../controllers/manager.js';
+import { runScheduler } from '../scheduler/run.js';
 import { startCompactor } from '../storage/compactor.js';
 import { openStore } from '../storage/open.js';
 import { firstServiceIP, parseServerFlags, SERVER_HELP } from './flags.js';
@@ -66,6 +67,10 @@ export async function runServer(argv: string[]): Promise<void> {
       },
     });
     void manager.run(lifecycle.signal);
+  }
+  if (!flags.disable.includes('scheduler')) {
+    const client = new Client(new HttpTransport({ ...clientConfig, userAgent: 'default-scheduler' }), 'default-scheduler');
+    void runScheduler({ client, log: log.child({ component: 'scheduler' }) }, lifecycle.signal);
   }
   log.info({ port: server.port, dataDir: flags.dataDir, kubeconfig, datastore: flags.datastoreEndpoint ?? 'sqlite', ms: Date.now() - started }, 'k8ts server ready');
 
