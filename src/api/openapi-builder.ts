@@ -120,6 +120,16 @@ function paths(def: ResourceDef, c: Collector, v2: boolean): Json {
       delete: op('delete', opId('delete', def, ns), { parameters: [q('dryRun', 'string', v2), q('gracePeriodSeconds', 'integer', v2), q('propagationPolicy', 'string', v2)], responses: resp(c.ref(`${META}Status`)) }),
     },
   };
+  if (def.verbs) {
+    // Serve only the declared verbs (e.g. bindings: create).
+    const verbOf: Record<string, string> = { list: 'list', post: 'create', deletecollection: 'deletecollection', get: 'get', put: 'update', patch: 'patch', delete: 'delete' };
+    for (const [path, ops] of Object.entries(out) as [string, Json][]) {
+      for (const [method, o] of Object.entries(ops)) {
+        if (!def.verbs.includes(verbOf[(o as Json)['x-kubernetes-action'] as string] ?? method)) delete ops[method];
+      }
+      if (!Object.keys(ops).length) delete out[path];
+    }
+  }
   if (def.subresources?.status) {
     out[`${coll}/{name}/status`] = {
       get: op('get', opId('read', def, ns, 'Status'), { responses: resp(ref) }),

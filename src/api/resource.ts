@@ -65,6 +65,15 @@ export interface ScaleSubresource {
   labelSelectorPath?: string; // ".status.selector" (string form) or computed
 }
 
+export interface ExtraSubresource {
+  name: string;
+  /** The kind the subresource takes and returns (e.g. policy/v1 Eviction). */
+  group: string;
+  version: string;
+  kind: string;
+  verbs: string[];
+}
+
 export interface ResourceDef {
   group: string;
   version: string;
@@ -83,6 +92,8 @@ export interface ResourceDef {
   subresources?: {
     status?: boolean;
     scale?: ScaleSubresource;
+    /** Subresources the API server serves with its own code (pods/binding, pods/eviction), for discovery. */
+    extra?: ExtraSubresource[];
   };
   strategy: Strategy;
   printer?: Printer;

@@ -50,7 +50,9 @@ export async function bootstrapObjects(server: ApiServer, o: BootstrapOptions): 
       internalTrafficPolicy: 'Cluster',
     },
   };
-  await ensure(() => services.create('default', svc, opts, ctx()));
+  // Look first: on a restart the stored Service already holds the IP, and the allocator would
+  // refuse a second claim on it before the create could report AlreadyExists.
+  if (!(await services.getStored('default', 'kubernetes'))) await ensure(() => services.create('default', svc, opts, ctx()));
   const endpoints = server.resourceStore('', 'v1', 'endpoints');
   const ep: KubeObject = {
     apiVersion: 'v1',

@@ -3,7 +3,7 @@
 
 import { createHash } from 'node:crypto';
 import type { ResourceRegistry } from '../api/registry.js';
-import { ALL_VERBS, type ResourceDef } from '../api/resource.js';
+import { ALL_VERBS, type ExtraSubresource, type ResourceDef } from '../api/resource.js';
 
 const SUB_VERBS = ['get', 'patch', 'update'];
 
@@ -84,13 +84,12 @@ export class Discovery {
         };
         if (d.shortNames?.length) r.shortNames = d.shortNames;
         if (d.categories?.length) r.categories = d.categories;
-        r.storageVersionHash = storageVersionHash(d);
+        if (!d.verbs || d.verbs.includes('get')) r.storageVersionHash = storageVersionHash(d);
         resources.push(r);
-        if (d.subresources?.scale) {
-          resources.push({ name: `${d.plural}/scale`, singularName: '', namespaced: d.namespaced, group: 'autoscaling', version: 'v1', kind: 'Scale', verbs: SUB_VERBS });
-        }
-        if (d.subresources?.status) {
-          resources.push({ name: `${d.plural}/status`, singularName: '', namespaced: d.namespaced, kind: d.kind, verbs: SUB_VERBS });
+        for (const s of subresourcesOf(d)) {
+          const r: Record<string, unknown> = { name: `${d.plural}/${s.name}`, singularName: '', namespaced: d.namespaced };
+          if (s.group !== d.group || s.version !== d.version) Object.assign(r, { group: s.group, version: s.version });
+          resources.push(Object.assign(r, { kind: s.kind, verbs: s.verbs }));
         }
       }
       return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: group ? `${group}/${version}` : version, resources };
@@ -115,13 +114,7 @@ export class Discovery {
             };
             if (d.shortNames?.length) r.shortNames = d.shortNames;
             if (d.categories?.length) r.categories = d.categories;
-            const subs: Record<string, unknown>[] = [];
-            if (d.subresources?.scale) {
-              subs.push({ subresource: 'scale', responseKind: { group: 'autoscaling', version: 'v1', kind: 'Scale' }, verbs: SUB_VERBS });
-            }
-            if (d.subresources?.status) {
-              subs.push({ subresource: 'status', responseKind: { group: d.group, version: d.version, kind: d.kind }, verbs: SUB_VERBS });
-            }
+            const subs = subresourcesOf(d).map((s) => ({ subresource: s.name, responseKind: { group: s.group, version: s.version, kind: s.kind }, verbs: s.verbs }));
             if (subs.length) r.subresources = subs;
             return r;
           }),
@@ -131,6 +124,14 @@ export class Discovery {
       return { kind: 'APIGroupDiscoveryList', apiVersion: `apidiscovery.k8s.io/${version}`, metadata: {}, items };
     });
   }
+}
+
+/** Every subresource of a resource, by name (upstream lists them sorted). */
+function subresourcesOf(d: ResourceDef): ExtraSubresource[] {
+  const out: ExtraSubresource[] = [...(d.subresources?.extra ?? [])];
+  if (d.subresources?.scale) out.push({ name: 'scale', group: 'autoscaling', version: 'v1', kind: 'Scale', verbs: SUB_VERBS });
+  if (d.subresources?.status) out.push({ name: 'status', group: d.group, version: d.version, kind: d.kind, verbs: SUB_VERBS });
+  return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 function sortedResources(defs: ResourceDef[]): ResourceDef[] {

@@ -15,10 +15,13 @@ import type { RequestContext, UserInfo } from './context.js';
 import { Discovery } from './discovery.js';
 import { negotiate } from './http/negotiate.js';
 import { OpenAPIService } from './openapi-service.js';
-import { ResourceHandler, warningHeaders } from './rest/handler.js';
+import { bindingAction } from './registry/pod-binding.js';
+import { evictionAction } from './registry/pod-eviction.js';
+import { ServiceAllocator } from './registry/service-allocator.js';
+import { ResourceHandler, warningHeaders, type CreateAction } from './rest/handler.js';
 import { resourcePrefix } from './rest/keys.js';
 import { ListWatch } from './rest/list-watch.js';
-import { ResourceStore } from './rest/resource-store.js';
+import { ResourceStore, type WriteHooks } from './rest/resource-store.js';
 import { versionInfo } from './version.js';
 
 export interface Authenticate {
@@ -33,6 +36,10 @@ export interface ApiServerOptions {
   authenticate: Authenticate;
   port: number;
   bindAddress?: string;
+  /** Service ClusterIP range (default 10.43.0.0/16). */
+  serviceClusterIPRange?: string;
+  /** Service NodePort range (default 30000-32767). */
+  serviceNodePortRange?: string;
   logger?: { info(o: unknown, msg?: string): void; error(o: unknown, msg?: string): void; warn(o: unknown, msg?: string): void };
 }
 
@@ -56,10 +63,18 @@ export class ApiServer {
   private openWatches = 0;
   private ready = false;
   private readonly sockets = new Set<import('node:stream').Duplex>();
+  readonly serviceAllocator: ServiceAllocator;
 
   constructor(private readonly opts: ApiServerOptions) {
     this.registry = new ResourceRegistry();
     this.dispatcher = new CacheDispatcher(opts.store);
+    const services = () => this.dispatcher.cacheFor('/registry/services/');
+    this.serviceAllocator = new ServiceAllocator({
+      clusterIPRange: opts.serviceClusterIPRange ?? '10.43.0.0/16',
+      nodePortRange: opts.serviceNodePortRange ?? '30000-32767',
+      services: () => services().list('/registry/services/').map((c) => c.obj),
+      revision: () => services().revision,
+    });
     this.discovery = new Discovery(this.registry, () => `${this.advertiseHost()}:${this.port}`);
     this.openapi = new OpenAPIService(this.registry);
     for (const def of opts.resources) this.addResource(def);
@@ -80,18 +95,41 @@ export class ApiServer {
   addResource(def: ResourceDef): void {
     this.registry.add(def);
     const cache = this.dispatcher.cacheFor(resourcePrefix(def));
-    const store = new ResourceStore(def, { store: this.opts.store, namespaces: { get: (n) => this.namespace(n) } });
+    const store = new ResourceStore(def, { store: this.opts.store, namespaces: { get: (n) => this.namespace(n) }, hooks: this.writeHooks(def) });
     const listWatch = new ListWatch(def, this.opts.store, cache);
     const handler = new ResourceHandler({
       def,
       store,
       listWatch,
+      createActions: this.createActions(def),
       onWatchStart: () => {
         this.openWatches++;
         return () => this.openWatches--;
       },
     });
     this.entries.set(`${def.group}/${def.version}/${def.plural}`, { def, store, handler, listWatch });
+  }
+
+  /** Kind-specific steps around writes: Service IP and NodePort allocation. */
+  private writeHooks(def: ResourceDef): WriteHooks | undefined {
+    if (def.group !== '' || def.plural !== 'services') return undefined;
+    const alloc = this.serviceAllocator;
+    return {
+      beginCreate: (obj, o) => alloc.allocateCreate(obj, o.dryRun),
+      beginUpdate: (next, old, o) => alloc.allocateUpdate(next, old, o.dryRun),
+    };
+  }
+
+  /** POST endpoints served by code: pods/binding, pods/eviction and the bindings resource. */
+  private createActions(def: ResourceDef): Record<string, CreateAction> | undefined {
+    if (def.group !== '') return undefined;
+    const pods = () => this.resourceStore('', 'v1', 'pods');
+    if (def.plural === 'bindings') return { '': (r, b, o) => bindingAction(pods())(r, b, o) };
+    if (def.plural !== 'pods') return undefined;
+    return {
+      binding: (r, b, o) => bindingAction(pods())(r, b, o),
+      eviction: (r, b, o) => evictionAction({ pods: pods(), pdbs: this.resourceStore('policy', 'v1', 'poddisruptionbudgets'), store: this.opts.store })(r, b, o),
+    };
   }
 
   /** The REST store of a resource (used in-process by bootstrap and controllers' transport). */

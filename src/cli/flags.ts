@@ -16,6 +16,7 @@ export interface ServerFlags {
   datastoreEndpoint?: string;
   tokenAuthFile?: string;
   serviceClusterIPRange: string;
+  serviceNodePortRange: string;
   tlsSAN: string[];
   logLevel: string;
   /** Milliseconds between compactions of old revisions (upstream: 5 minutes). */
@@ -37,6 +38,7 @@ Flags:
   --datastore-endpoint URL       etcd://host:2379[,etcd://host2:2379] to use etcd instead of the embedded SQLite
   --token-auth-file FILE         Static bearer tokens (CSV: token,user,uid,"group1,group2")
   --service-cluster-ip-range CIDR  Service IP range (default 10.43.0.0/16)
+  --service-node-port-range RANGE  Port range for NodePort and LoadBalancer Services (default 30000-32767)
   --tls-san NAME                 Extra subject alternative name for the serving certificate (repeatable)
   --log-level LEVEL              info, debug, warn, error (default info)
   --compaction-interval DURATION How often old revisions are compacted, e.g. 5m, 30s (default 5m)
@@ -59,6 +61,7 @@ export function parseServerFlags(argv: string[]): ServerFlags | 'help' {
       'datastore-endpoint': { type: 'string' },
       'token-auth-file': { type: 'string' },
       'service-cluster-ip-range': { type: 'string' },
+      'service-node-port-range': { type: 'string' },
       'tls-san': { type: 'string', multiple: true },
       'log-level': { type: 'string' },
       'compaction-interval': { type: 'string' },
@@ -81,6 +84,7 @@ export function parseServerFlags(argv: string[]): ServerFlags | 'help' {
     datastoreEndpoint: values['datastore-endpoint'],
     tokenAuthFile: values['token-auth-file'],
     serviceClusterIPRange: values['service-cluster-ip-range'] ?? '10.43.0.0/16',
+    serviceNodePortRange: values['service-node-port-range'] ?? '30000-32767',
     tlsSAN: values['tls-san'] ?? [],
     logLevel: values['log-level'] ?? 'info',
     compactionIntervalMs: parseSimpleDuration(values['compaction-interval'] ?? '5m'),

@@ -38,6 +38,8 @@ export async function runServer(argv: string[]): Promise<void> {
     authenticate: (req) => authenticator.authenticate(req),
     port: flags.securePort,
     bindAddress: flags.bindAddress,
+    serviceClusterIPRange: flags.serviceClusterIPRange,
+    serviceNodePortRange: flags.serviceNodePortRange,
     logger: log,
   });
   await server.start();

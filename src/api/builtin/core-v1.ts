@@ -2,6 +2,7 @@
 // events, persistentvolumes, persistentvolumeclaims, limitranges, resourcequotas,
 // replicationcontrollers.
 
+import { isIP } from 'node:net';
 import { type FieldError, fieldErr, FieldPath } from '../../machinery/field-errors.js';
 import { isConfigMapKey, isDNS1123Label, isValidPortName, validateLabels } from '../../machinery/validation.js';
 import type { KubeObject } from '../meta/v1.js';
@@ -9,6 +10,7 @@ import { age, col, mapOrNone } from '../printing.js';
 import type { ResourceDef } from '../resource.js';
 import { anyValue, arr, bool, bytes, enumOf, int32, int64, intOrString, mapOf, microTime, named, obj, quantity, str, time, type Schema } from '../schema.js';
 import { createdAtColumns, defineKind } from './define.js';
+import { normalizeClusterIPs, patchServiceUpdate } from './service-fields.js';
 import {
   defaultPodSpec,
   localObjectReference,
@@ -210,6 +212,10 @@ const pods = defineKind({
   },
   fieldSelectors: POD_FIELD_SELECTORS,
 });
+pods.subresources!.extra = [
+  { name: 'binding', group: '', version: 'v1', kind: 'Binding', verbs: ['create'] },
+  { name: 'eviction', group: 'policy', version: 'v1', kind: 'Eviction', verbs: ['create'] },
+];
 
 // ---- services ----------------------------------------------------------------------------------
 
@@ -270,6 +276,15 @@ function validateService(o: KubeObject): FieldError[] {
     if (seen.has(key)) errs.push(fieldErr.duplicate(pp, { port: port.port, protocol: port.protocol ?? 'TCP' }));
     seen.add(key);
   });
+  const clusterIPs = (spec.clusterIPs ?? []) as unknown[];
+  clusterIPs.forEach((ip, i) => {
+    if (ip !== 'None' && ip !== '' && (typeof ip !== 'string' || !isIP(ip))) {
+      errs.push(fieldErr.invalid(p.child('clusterIPs').index(i), ip, 'must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)'));
+    }
+  });
+  if (spec.clusterIP === 'None' && (type === 'NodePort' || type === 'LoadBalancer')) {
+    errs.push(fieldErr.invalid(p.child('clusterIPs').index(0), 'None', `may not be set to 'None' for ${type} services`));
+  }
   errs.push(...validateLabels(spec.selector, p.child('selector')));
   if (spec.sessionAffinity && !['ClientIP', 'None'].includes(spec.sessionAffinity)) errs.push(fieldErr.notSupported(p.child('sessionAffinity'), spec.sessionAffinity, ['ClientIP', 'None']));
   return errs;
@@ -338,19 +353,19 @@ const services = defineKind({
     },
     prepareForCreate(o) {
       o.status = { loadBalancer: {} };
+      normalizeClusterIPs(o);
     },
     prepareForUpdate(o, old) {
-      // ClusterIPs are immutable once allocated (the allocator comes with the controllers).
-      if (old.spec?.clusterIP && !o.spec?.clusterIP) {
-        o.spec.clusterIP = old.spec.clusterIP;
-        o.spec.clusterIPs = old.spec.clusterIPs;
-      }
+      // Allocated values the client left out are kept (the ClusterIP is immutable); values the
+      // new type does not use are dropped. The API server allocates what is still missing.
+      patchServiceUpdate(o, old);
+      normalizeClusterIPs(o);
     },
     validate: (o) => validateService(o),
     validateUpdate(o, old, ctx) {
       if (ctx.subresource === 'status') return [];
       const errs = validateService(o);
-      if (old.spec?.clusterIP && o.spec?.clusterIP !== old.spec.clusterIP && old.spec.type !== 'ExternalName') {
+      if (old.spec?.clusterIP && o.spec?.clusterIP !== old.spec.clusterIP && old.spec.type !== 'ExternalName' && o.spec?.type !== 'ExternalName') {
         errs.push(fieldErr.invalid('spec.clusterIPs[0]', o.spec?.clusterIP, 'may not change once set'));
       }
       return errs;
@@ -950,8 +965,21 @@ const replicationcontrollers = defineKind({
   fieldSelectors: { 'status.replicas': (o) => String(o.status?.replicas ?? 0) },
 });
 
+// ---- bindings (create-only: the API server turns a Binding into pod.spec.nodeName) ---------------
+
+const bindings = defineKind({
+  ...base,
+  kind: 'Binding',
+  plural: 'bindings',
+  namespaced: true,
+  verbs: ['create'],
+  required: ['target'],
+  properties: { target: objectReference },
+});
+
 export const coreV1Resources: ResourceDef[] = [
   namespaces,
+  bindings,
   pods,
   services,
   endpoints,

@@ -28,10 +28,18 @@ export interface ResourceRequest {
   ctx: RequestContext;
 }
 
+/**
+ * A POST endpoint served by code instead of storage: a subresource such as pods/binding and
+ * pods/eviction, or a create-only resource such as bindings. Returns the status code and body.
+ */
+export type CreateAction = (r: ResourceRequest, body: unknown, opts: WriteOptions) => Promise<{ code: number; body: unknown }>;
+
 export interface ResourceHandlerDeps {
   def: ResourceDef;
   store: ResourceStore;
   listWatch: ListWatch;
+  /** Keyed by subresource name; "" replaces create on the resource itself. */
+  createActions?: Record<string, CreateAction>;
   /** Called to begin a watch response (so the server can track open streams). */
   onWatchStart?: () => () => void;
 }
@@ -86,6 +94,15 @@ export class ResourceHandler {
 
   async handle(r: ResourceRequest): Promise<void> {
     const { verb, name, subresource } = r;
+    const action = Object.prototype.hasOwnProperty.call(this.deps.createActions ?? {}, subresource) ? this.deps.createActions![subresource] : undefined;
+    if (action && (subresource ? !!name : !name)) {
+      const gr = { group: this.def.group, resource: subresource ? `${this.def.plural}/${subresource}` : this.def.plural };
+      if (verb !== 'POST') throw StatusError.methodNotSupported(gr, verbName(verb, !!name && !subresource));
+      return this.runAction(r, action);
+    }
+    if (this.def.verbs && !this.def.verbs.includes(verbName(verb, !!name, r.query))) {
+      throw StatusError.methodNotSupported({ group: this.def.group, resource: this.def.plural }, verbName(verb, !!name, r.query));
+    }
     const finalize = subresource === 'finalize' && this.def.group === '' && this.def.plural === 'namespaces' && verb === 'PUT';
     if (subresource && !finalize && subresource !== 'status' && !(subresource === 'scale' && this.def.subresources?.scale)) {
       throw StatusError.notFound({ group: this.def.group, resource: `${this.def.plural}/${subresource}` }, name ?? '');
@@ -295,6 +312,13 @@ export class ResourceHandler {
     for (const d of dups) r.ctx.warnings.push(`duplicate field "${d}"`);
   }
 
+  private async runAction(r: ResourceRequest, action: CreateAction): Promise<void> {
+    const opts = writeOptions(r.query, r.subresource);
+    const body = await this.body(r);
+    const out = await action(r, body, opts);
+    sendJSON(r, out.code, JSON.stringify(out.body));
+  }
+
   private async create(r: ResourceRequest): Promise<void> {
     const opts = writeOptions(r.query, '');
     const body = await this.body(r);
@@ -379,6 +403,24 @@ export class ResourceHandler {
     }
     const body = `{"kind":${JSON.stringify(this.def.kind + 'List')},"apiVersion":${JSON.stringify(apiVersionOf(this.def))},"metadata":{"resourceVersion":${JSON.stringify(res.resourceVersion)}},"items":[${items.map((i) => i.json).join(',')}]}`;
     sendJSON(r, 200, body);
+  }
+}
+
+/** The API verb of a request, as discovery and RBAC name it. */
+function verbName(method: string, named: boolean, q?: URLSearchParams): string {
+  switch (method) {
+    case 'GET':
+      return named ? 'get' : q && boolParam(q, 'watch') ? 'watch' : 'list';
+    case 'POST':
+      return 'create';
+    case 'PUT':
+      return 'update';
+    case 'PATCH':
+      return 'patch';
+    case 'DELETE':
+      return named ? 'delete' : 'deletecollection';
+    default:
+      return method.toLowerCase();
   }
 }
 

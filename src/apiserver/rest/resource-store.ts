@@ -24,10 +24,26 @@ export interface NamespaceLookup {
   get(name: string): KubeObject | undefined;
 }
 
+/** Reservations a hook made for one write, settled once the write is stored or has failed. */
+export interface WriteTxn {
+  commit(revision: number): void;
+  revert(): void;
+}
+
+/**
+ * Kind-specific steps around a write that need server state (upstream's BeginCreate/BeginUpdate,
+ * e.g. Service IP and port allocation). They run after validation, before the object is stored.
+ */
+export interface WriteHooks {
+  beginCreate?(obj: KubeObject, opts: WriteOptions): WriteTxn | undefined;
+  beginUpdate?(next: KubeObject, old: KubeObject, opts: WriteOptions): WriteTxn | undefined;
+}
+
 export interface StoreDeps {
   store: Store;
   namespaces: NamespaceLookup;
   now?: () => Date;
+  hooks?: WriteHooks;
 }
 
 export interface DeleteOptions {
@@ -181,15 +197,21 @@ export class ResourceStore {
     if (errs.length) throw this.invalid(meta.name ?? '', errs);
     this.collectWarnings(obj, undefined, ctx);
     if (!opts.managedFieldsHandled) trackUpdate({ obj, old: undefined, def: this.def, manager: opts.fieldManager, userAgent: ctx.userAgent, operation: 'Update', subresource: '', now: this.now() });
-    const stored = this.toStorage(obj);
-    const buf = encodeForStorage(stored);
-    this.checkSize(buf);
-    if (opts.dryRun) return obj;
+    const txn = this.deps.hooks?.beginCreate?.(obj, opts);
     try {
+      const stored = this.toStorage(obj);
+      const buf = encodeForStorage(stored);
+      this.checkSize(buf);
+      if (opts.dryRun) {
+        txn?.revert();
+        return obj;
+      }
       const kv = await this.deps.store.create(this.key(meta.namespace, meta.name!), buf);
+      txn?.commit(kv.modRevision);
       obj.metadata.resourceVersion = String(kv.modRevision);
       return obj;
     } catch (e) {
+      txn?.revert();
       if (e instanceof KeyExistsError) throw StatusError.alreadyExists(this.storageGR, meta.name!);
       throw e;
     }
@@ -259,7 +281,11 @@ export class ResourceStore {
   }
 
   conflict(name: string): StatusError {
-    return StatusError.conflict(this.storageGR, name, 'the object has been modified; please apply your changes to the latest version and try again');
+    return this.conflictWith(name, 'the object has been modified; please apply your changes to the latest version and try again');
+  }
+
+  conflictWith(name: string, detail: string): StatusError {
+    return StatusError.conflict(this.storageGR, name, detail);
   }
 
   /** PUT on the main resource or a subresource. */
@@ -359,20 +385,24 @@ export class ResourceStore {
       return next;
     }
 
-    const stored = this.toStorage(next);
-    const buf = encodeForStorage(stored);
-    this.checkSize(buf);
-    if (buf.equals(cur.kv.value)) {
-      next.metadata.resourceVersion = String(cur.kv.modRevision);
+    const txn = opts.subresource === '' ? this.deps.hooks?.beginUpdate?.(next, old, opts) : undefined;
+    try {
+      const stored = this.toStorage(next);
+      const buf = encodeForStorage(stored);
+      this.checkSize(buf);
+      if (buf.equals(cur.kv.value) || opts.dryRun) {
+        txn?.revert();
+        next.metadata.resourceVersion = String(cur.kv.modRevision);
+        return next;
+      }
+      const kv = await this.deps.store.update(cur.kv.key, buf, cur.kv.modRevision);
+      txn?.commit(kv.modRevision);
+      next.metadata.resourceVersion = String(kv.modRevision);
       return next;
+    } catch (e) {
+      txn?.revert();
+      throw e;
     }
-    if (opts.dryRun) {
-      next.metadata.resourceVersion = String(cur.kv.modRevision);
-      return next;
-    }
-    const kv = await this.deps.store.update(cur.kv.key, buf, cur.kv.modRevision);
-    next.metadata.resourceVersion = String(kv.modRevision);
-    return next;
   }
 
   private hasPendingFinalizers(obj: KubeObject): boolean {
