@@ -114,9 +114,18 @@ export class ApiServer {
   private writeHooks(def: ResourceDef): WriteHooks | undefined {
     if (def.group !== '' || def.plural !== 'services') return undefined;
     const alloc = this.serviceAllocator;
+    // Before allocating, the services cache catches up with the store, so values freed by a
+    // delete that has returned (e.g. `kubectl replace --force`) are free for the next create.
+    const catchUp = async () => this.dispatcher.cacheFor('/registry/services/').waitForRevision(await this.opts.store.currentRevision());
     return {
-      beginCreate: (obj, o) => alloc.allocateCreate(obj, o.dryRun),
-      beginUpdate: (next, old, o) => alloc.allocateUpdate(next, old, o.dryRun),
+      beginCreate: async (obj, o) => {
+        await catchUp();
+        return alloc.allocateCreate(obj, o.dryRun);
+      },
+      beginUpdate: async (next, old, o) => {
+        await catchUp();
+        return alloc.allocateUpdate(next, old, o.dryRun);
+      },
     };
   }
 

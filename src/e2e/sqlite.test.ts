@@ -9,6 +9,7 @@ import { kubectlApply } from './scenarios/kubectl-apply.js';
 import { kubectlBasics } from './scenarios/kubectl-basics.js';
 import { lifecycle } from './scenarios/lifecycle.js';
 import { persistence } from './scenarios/persistence.js';
+import { servicesBinding } from './scenarios/services-binding.js';
 import { watchAndChunks } from './scenarios/watch-and-chunks.js';
 
 describe('k8ts on SQLite', { concurrency: false }, () => {
@@ -28,4 +29,5 @@ describe('k8ts on SQLite', { concurrency: false }, () => {
   describe('API semantics', () => apiSemantics(get, 'sem'));
   describe('client-node', () => clientNode(get, 'clientnode'));
   describe('persistence', () => persistence(get, 'persist'));
+  describe('services, binding and eviction', () => servicesBinding(get, 'svcbind'));
 });

@@ -35,8 +35,8 @@ export interface WriteTxn {
  * e.g. Service IP and port allocation). They run after validation, before the object is stored.
  */
 export interface WriteHooks {
-  beginCreate?(obj: KubeObject, opts: WriteOptions): WriteTxn | undefined;
-  beginUpdate?(next: KubeObject, old: KubeObject, opts: WriteOptions): WriteTxn | undefined;
+  beginCreate?(obj: KubeObject, opts: WriteOptions): Promise<WriteTxn | undefined>;
+  beginUpdate?(next: KubeObject, old: KubeObject, opts: WriteOptions): Promise<WriteTxn | undefined>;
 }
 
 export interface StoreDeps {
@@ -197,7 +197,7 @@ export class ResourceStore {
     if (errs.length) throw this.invalid(meta.name ?? '', errs);
     this.collectWarnings(obj, undefined, ctx);
     if (!opts.managedFieldsHandled) trackUpdate({ obj, old: undefined, def: this.def, manager: opts.fieldManager, userAgent: ctx.userAgent, operation: 'Update', subresource: '', now: this.now() });
-    const txn = this.deps.hooks?.beginCreate?.(obj, opts);
+    const txn = await this.deps.hooks?.beginCreate?.(obj, opts);
     try {
       const stored = this.toStorage(obj);
       const buf = encodeForStorage(stored);
@@ -385,7 +385,7 @@ export class ResourceStore {
       return next;
     }
 
-    const txn = opts.subresource === '' ? this.deps.hooks?.beginUpdate?.(next, old, opts) : undefined;
+    const txn = opts.subresource === '' ? await this.deps.hooks?.beginUpdate?.(next, old, opts) : undefined;
     try {
       const stored = this.toStorage(next);
       const buf = encodeForStorage(stored);
