@@ -23,6 +23,7 @@ import { resourcePrefix } from './rest/keys.js';
 import { ListWatch } from './rest/list-watch.js';
 import { ResourceStore, type WriteHooks } from './rest/resource-store.js';
 import { versionInfo } from './version.js';
+import { admitPodPriority } from './admission/priority.js';
 
 export interface Authenticate {
   (req: IncomingMessage): UserInfo | undefined;
@@ -112,6 +113,9 @@ export class ApiServer {
 
   /** Kind-specific steps around writes: Service IP and NodePort allocation. */
   private writeHooks(def: ResourceDef): WriteHooks | undefined {
+    if (def.group === '' && def.plural === 'pods') {
+      return { admitCreate: (pod) => admitPodPriority(pod, (name) => this.dispatcher.cacheFor('/registry/priorityclasses/').get(`/registry/priorityclasses/${name}`)?.obj, () => this.dispatcher.cacheFor('/registry/priorityclasses/').list('/registry/priorityclasses/').map((c) => c.obj)) };
+    }
     if (def.group !== '' || def.plural !== 'services') return undefined;
     const alloc = this.serviceAllocator;
     // Before allocating, the services cache catches up with the store, so values freed by a

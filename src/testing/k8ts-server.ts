@@ -26,6 +26,8 @@ export interface K8tsServer {
   kubectl(args: string[], opts?: { input?: string; env?: Record<string, string>; timeoutMs?: number; bin?: string }): Promise<RunResult>;
   /** Starts a long-running kubectl (e.g. `get -w`); the caller kills it. */
   spawnKubectl(args: string[]): ChildProcess;
+  /** Starts `k8ts agent --simulated` or `k8ts sim` with this server's kubeconfig; resolves once its nodes are registered. */
+  startAgent(mode: 'agent' | 'sim', args: string[]): Promise<{ stop(): Promise<void> }>;
   /** SIGKILL the server (no cleanup), for crash tests. */
   kill9(): Promise<void>;
   /** Start the server again on the same data dir and port. */
@@ -124,6 +126,35 @@ export async function startK8ts(opts: StartOptions = {}): Promise<K8tsServer> {
       procs.add(p);
       p.on('exit', () => procs.delete(p));
       return p;
+    },
+    startAgent: async (mode, args) => {
+      const all = [mode, ...(mode === 'agent' ? ['--simulated'] : []), '--kubeconfig', kubeconfig, ...args];
+      const p = spawn(process.execPath, [K8TS_BIN, ...all], { stdio: ['ignore', 'ignore', 'pipe'] });
+      procs.add(p);
+      p.on('exit', () => procs.delete(p));
+      let log = '';
+      p.stderr!.on('data', (d) => {
+        log += d;
+        if (log.length > 100_000) log = log.slice(-50_000);
+        if (process.env.K8TS_TEST_LOG) process.stderr.write(d);
+      });
+      await new Promise<void>((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`agent did not start:\n${log}`)), 20_000);
+        const check = () => {
+          if (log.includes('simulated nodes starting')) {
+            clearTimeout(t);
+            resolve();
+          }
+        };
+        p.stderr!.on('data', check);
+        p.once('exit', (code) => {
+          clearTimeout(t);
+          reject(new Error(`agent exited with ${code}:\n${log}`));
+        });
+      });
+      p.removeAllListeners('exit');
+      p.on('exit', () => procs.delete(p));
+      return { stop: () => kill(p, 'SIGTERM') };
     },
     kill9: async () => kill(proc, 'SIGKILL'),
     restart: async () => {

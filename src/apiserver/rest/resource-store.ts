@@ -35,6 +35,8 @@ export interface WriteTxn {
  * e.g. Service IP and port allocation). They run after validation, before the object is stored.
  */
 export interface WriteHooks {
+  /** Mutating admission on create, before validation (e.g. pod priority from its PriorityClass). */
+  admitCreate?(obj: KubeObject): void;
   beginCreate?(obj: KubeObject, opts: WriteOptions): Promise<WriteTxn | undefined>;
   beginUpdate?(next: KubeObject, old: KubeObject, opts: WriteOptions): Promise<WriteTxn | undefined>;
 }
@@ -190,6 +192,7 @@ export class ResourceStore {
     if (!meta.name && meta.generateName) meta.name = generateName(meta.generateName);
     await this.checkNamespace(meta.namespace, meta.name ?? '', true);
     this.prepareCreate(obj);
+    this.deps.hooks?.admitCreate?.(obj);
     const errs = [
       ...validateObjectMeta(meta, { namespaced: this.def.namespaced, nameValidator: this.def.strategy.validateName }),
       ...(this.def.strategy.validate?.(obj, { operation: 'create', subresource: '' }) ?? []),
