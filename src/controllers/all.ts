@@ -1,6 +1,7 @@
 // The controllers `k8ts server` runs, by upstream name (for --disable and --controllers).
 
 import type { Controller } from './context.js';
+import { DisruptionController } from './disruption/disruption.js';
 import { EndpointsController } from './endpoints/endpoints.js';
 import { EndpointSliceController } from './endpointslice/endpointslice.js';
 import { GarbageCollector } from './garbage-collector/garbage-collector.js';
@@ -19,6 +20,7 @@ export const CONTROLLERS: Record<string, () => Controller> = {
   'node-ipam': () => new NodeIpamController(),
   'node-lifecycle': () => new NodeLifecycleController(),
   'pod-garbage-collector': () => new PodGCController(),
+  disruption: () => new DisruptionController(),
 };
 
 /** The controllers to run, without the disabled ones ("*" or a name). */
