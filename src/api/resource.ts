@@ -52,6 +52,11 @@ export interface Strategy {
   keepStatusOnCreate?: boolean;
   /** Maintain metadata.generation (1 on create, +1 on each spec change). */
   tracksGeneration?: boolean;
+  /**
+   * Deployments (upstream's deployment strategies): an annotation change bumps generation too,
+   * and a status write may change annotations (the controller records the revision that way).
+   */
+  annotationsAreSpec?: boolean;
   /** Allow PUT to create a missing object (upstream AllowCreateOnUpdate). */
   allowCreateOnUpdate?: boolean;
   /** Non-fatal warnings returned in `Warning` headers. */

@@ -151,6 +151,7 @@ const deployments = defineKind({
   },
   strategy: {
     tracksGeneration: true,
+    annotationsAreSpec: true,
     defaults(o) {
       const s = (o.spec ??= {});
       s.replicas ??= 1;

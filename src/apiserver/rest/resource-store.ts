@@ -72,6 +72,8 @@ function nowRFC3339(d: Date): string {
   return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
+const sortedEntries = (m: Record<string, string> | undefined) => JSON.stringify(Object.entries(m ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+
 /** Everything but apiVersion/kind/metadata/status: what a spec change means for generation. */
 function specOf(obj: KubeObject): string {
   const { apiVersion: _a, kind: _k, metadata: _m, status: _s, ...rest } = obj;
@@ -342,6 +344,10 @@ export class ResourceStore {
       const merged = clone(old);
       merged.status = next.status;
       merged.metadata.resourceVersion = next.metadata.resourceVersion;
+      if (this.def.strategy.annotationsAreSpec) {
+        if (next.metadata.annotations) merged.metadata.annotations = next.metadata.annotations;
+        else delete merged.metadata.annotations;
+      }
       if (next.metadata.managedFields) merged.metadata.managedFields = next.metadata.managedFields;
       next = merged;
     } else if (this.def.subresources?.status && opts.subresource === '') {
@@ -362,7 +368,8 @@ export class ResourceStore {
     delete meta.selfLink;
     if (this.def.strategy.tracksGeneration) {
       meta.generation = old.metadata.generation ?? 1;
-      if (opts.subresource !== 'status' && specOf(next) !== specOf(old)) meta.generation += 1;
+      const annotationsChanged = this.def.strategy.annotationsAreSpec && sortedEntries(meta.annotations) !== sortedEntries(old.metadata.annotations);
+      if (opts.subresource !== 'status' && (specOf(next) !== specOf(old) || annotationsChanged)) meta.generation += 1;
     } else {
       delete meta.generation;
     }
