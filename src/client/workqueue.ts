@@ -13,7 +13,7 @@ export class WorkQueue<K = string> {
   private readonly dirty = new Set<K>();
   private readonly processing = new Set<K>();
   private readonly failures = new Map<K, number>();
-  private readonly delayed = new Map<K, NodeJS.Timeout>();
+  private readonly delayed = new Map<K, { timer: NodeJS.Timeout; due: number }>();
   private waiters: ((k: K | undefined) => void)[] = [];
   private shuttingDown = false;
   private readonly baseDelay: number;
@@ -44,13 +44,16 @@ export class WorkQueue<K = string> {
   addAfter(key: K, ms: number): void {
     if (this.shuttingDown) return;
     if (ms <= 0) return this.add(key);
-    if (this.delayed.has(key)) return;
-    const t = setTimeout(() => {
+    const due = Date.now() + ms;
+    const pending = this.delayed.get(key);
+    if (pending && pending.due <= due) return;
+    if (pending) clearTimeout(pending.timer);
+    const timer = setTimeout(() => {
       this.delayed.delete(key);
       this.add(key);
     }, ms);
-    t.unref?.();
-    this.delayed.set(key, t);
+    timer.unref?.();
+    this.delayed.set(key, { timer, due });
   }
 
   addRateLimited(key: K): void {
@@ -93,7 +96,7 @@ export class WorkQueue<K = string> {
 
   shutdown(): void {
     this.shuttingDown = true;
-    for (const t of this.delayed.values()) clearTimeout(t);
+    for (const d of this.delayed.values()) clearTimeout(d.timer);
     this.delayed.clear();
     for (const w of this.waiters.splice(0)) w(undefined);
   }

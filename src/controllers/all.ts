@@ -1,6 +1,11 @@
 // The controllers `k8ts server` runs, by upstream name (for --disable and --controllers).
 
 import type { Controller } from './context.js';
+import { CronJobController } from './cronjob/index.js';
+import { DeploymentController } from './deployment/controller.js';
+import { JobController } from './job/index.js';
+import { ReplicaSetController, ReplicationManager } from './replicaset/controller.js';
+import { TTLAfterFinishedController } from './ttl-after-finished/index.js';
 import { DisruptionController } from './disruption/disruption.js';
 import { EndpointsController } from './endpoints/endpoints.js';
 import { EndpointSliceController } from './endpointslice/endpointslice.js';
@@ -12,6 +17,12 @@ import { PodGCController } from './podgc/podgc.js';
 import { ServiceAccountController } from './serviceaccount/serviceaccount.js';
 
 export const CONTROLLERS: Record<string, () => Controller> = {
+  deployment: () => new DeploymentController(),
+  replicaset: () => new ReplicaSetController('ReplicaSet'),
+  replicationcontroller: () => new ReplicationManager(),
+  job: () => new JobController(),
+  cronjob: () => new CronJobController(),
+  'ttl-after-finished': () => new TTLAfterFinishedController(),
   'garbage-collector': () => new GarbageCollector(),
   namespace: () => new NamespaceController(),
   endpoints: () => new EndpointsController(),
