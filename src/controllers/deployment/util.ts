@@ -96,12 +96,17 @@ export function computeHash(template: unknown, collisionCount?: number): string 
   return safeEncode(String(h));
 }
 
-/** Drops empty maps, lists and nulls, as semantic equality treats nil and empty alike. */
+/**
+ * Drops empty maps, lists, nulls, and zero-valued fields (false, 0, ""), as semantic equality
+ * of Go structs sees them: kubectl's protobuf bodies carry every non-pointer field, so one
+ * template may arrive with `stdin: false` and the same template from a JSON patch without it.
+ */
 function normalize(v: unknown): unknown {
-  if (Array.isArray(v)) return v.length ? v.map(normalize) : undefined;
+  if (Array.isArray(v)) return v.length ? v.map((x) => normalize(x) ?? null) : undefined;
   if (v && typeof v === 'object') {
     const out: Record<string, unknown> = {};
     for (const [k, x] of Object.entries(v)) {
+      if (x === false || x === 0 || x === '') continue;
       const n = normalize(x);
       if (n !== undefined) out[k] = n;
     }

@@ -246,6 +246,8 @@ export class SimulatedNodes {
     const phase = pod.status?.phase;
     if (phase === 'Succeeded' || phase === 'Failed') return;
     if (phase !== 'Running') {
+      // Pod IPs come from the node's podCIDR, which node IPAM may have assigned after registration.
+      if (!st.podCIDR) st.podCIDR = (await this.o.client.resource(R.nodes).get(undefined, st.spec.name)).spec?.podCIDR;
       if (this.o.startDelayMs) await new Promise((r) => setTimeout(r, this.o.startDelayMs));
       await this.writeStatus(pod, this.runningStatus(pod, st, 0));
       this.scheduleExit(pod);
