@@ -5,6 +5,7 @@ import { after, before, describe } from 'node:test';
 import { startK8ts, type K8tsServer } from '../testing/k8ts-server.js';
 import { kubectlOf, eventually } from './control-plane/harness.js';
 import { scheduling } from './control-plane/scheduling.js';
+import { workloads } from './control-plane/workloads.js';
 
 describe('control plane on simulated nodes', { concurrency: false }, () => {
   let srv: K8tsServer;
@@ -24,5 +25,6 @@ describe('control plane on simulated nodes', { concurrency: false }, () => {
     await srv?.stop();
   });
   const get = () => srv;
+  describe('workloads', () => workloads(get, 'apps'));
   describe('scheduling', () => scheduling(get, 'sched'));
 });
