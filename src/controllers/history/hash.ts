@@ -65,3 +65,18 @@ export function stableStringify(v: unknown): string {
 function stableString(s: string): string {
   return JSON.stringify(s).replace(/[<>&\u2028\u2029]/g, (c) => escapes[c]!);
 }
+
+/**
+ * controller.ComputeHash: FNV-32a of the pod template, then of the collision count as 8
+ * little-endian bytes; safe-encoded. (Upstream hashes Go's spew dump of the struct, which has no
+ * JavaScript equivalent; this hashes the stable JSON instead, so values differ from upstream's.)
+ */
+export function computeTemplateHash(template: unknown, collisionCount?: number): string {
+  const h = new Fnv32(true).write(stableStringify(template ?? null));
+  if (collisionCount !== undefined && collisionCount !== null) {
+    const b = new Uint8Array(8);
+    new DataView(b.buffer).setUint32(0, collisionCount >>> 0, true);
+    h.write(b);
+  }
+  return safeEncodeString(String(h.sum32()));
+}
