@@ -257,4 +257,23 @@ describe('StatefulSet controller', () => {
       [['Pod', pod1.metadata.uid]],
     );
   });
+
+  test('ordinals.start numbers pods from the start ordinal; minReadySeconds holds back the next pod until the last is available', async () => {
+    const spec = setSpec('ord', { replicas: 2 });
+    spec.spec.ordinals = { start: 5 };
+    spec.spec.minReadySeconds = 2;
+    await c.resource(R.statefulsets).create(ns, spec);
+    const p5 = await until('ord-5', () => getPod('ord-5'));
+    assert.equal(p5.metadata.labels!['apps.kubernetes.io/pod-index'], '5');
+    await makeReady('ord-5');
+    await pause(300);
+    assert.deepEqual(await podNames('ord'), ['ord-5'], 'ready but not yet available for minReadySeconds');
+    const s = await until('ready, not available', async () => {
+      const x = await c.resource(R.statefulsets).get(ns, 'ord');
+      return x.status?.readyReplicas === 1 ? x : undefined;
+    });
+    assert.equal(s.status.availableReplicas, 0);
+    await until('ord-6', () => getPod('ord-6'), 5000);
+    assert.equal(await getPod('ord-0'), undefined);
+  });
 });
