@@ -6,6 +6,8 @@ import { DeploymentController } from './deployment/controller.js';
 import { JobController } from './job/index.js';
 import { ReplicaSetController, ReplicationManager } from './replicaset/controller.js';
 import { TTLAfterFinishedController } from './ttl-after-finished/index.js';
+import { DaemonSetController } from './daemonset/daemonset.js';
+import { StatefulSetController } from './statefulset/statefulset.js';
 import { DisruptionController } from './disruption/disruption.js';
 import { EndpointsController } from './endpoints/endpoints.js';
 import { EndpointSliceController } from './endpointslice/endpointslice.js';
@@ -20,6 +22,8 @@ export const CONTROLLERS: Record<string, () => Controller> = {
   deployment: () => new DeploymentController(),
   replicaset: () => new ReplicaSetController('ReplicaSet'),
   replicationcontroller: () => new ReplicationManager(),
+  statefulset: () => new StatefulSetController(),
+  daemonset: () => new DaemonSetController(),
   job: () => new JobController(),
   cronjob: () => new CronJobController(),
   'ttl-after-finished': () => new TTLAfterFinishedController(),
