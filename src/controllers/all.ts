@@ -8,6 +8,7 @@ import { ReplicaSetController, ReplicationManager } from './replicaset/controlle
 import { TTLAfterFinishedController } from './ttl-after-finished/index.js';
 import { DaemonSetController } from './daemonset/daemonset.js';
 import { StatefulSetController } from './statefulset/statefulset.js';
+import { PersistentVolumeController } from './persistentvolume/persistentvolume.js';
 import { DisruptionController } from './disruption/disruption.js';
 import { EndpointsController } from './endpoints/endpoints.js';
 import { EndpointSliceController } from './endpointslice/endpointslice.js';
@@ -36,6 +37,7 @@ export const CONTROLLERS: Record<string, () => Controller> = {
   'node-lifecycle': () => new NodeLifecycleController(),
   'pod-garbage-collector': () => new PodGCController(),
   disruption: () => new DisruptionController(),
+  'persistentvolume-binder': () => new PersistentVolumeController(),
 };
 
 /** The controllers to run, without the disabled ones ("*" or a name). */

@@ -255,7 +255,15 @@ function validateStatefulSet(o: KubeObject): FieldError[] {
   const ut = o.spec?.updateStrategy?.type;
   if (ut && !['OnDelete', 'RollingUpdate'].includes(ut)) errs.push(fieldErr.notSupported(p.child('updateStrategy', 'type'), ut, ['OnDelete', 'RollingUpdate']));
   nonNegative(o.spec?.updateStrategy?.rollingUpdate?.partition, p.child('updateStrategy', 'rollingUpdate', 'partition'), errs);
-  errs.push(...validateSelectorAndTemplate(o, p, { restartPolicies: ['Always'] }));
+  // Containers may mount the claim templates: validate the template as the pods will be, with
+  // a volume per claim template.
+  const claims = ((o.spec?.volumeClaimTemplates ?? []) as Obj[]).map((t) => t.metadata?.name).filter(Boolean);
+  const spec = o.spec?.template?.spec;
+  const withClaims =
+    claims.length && spec
+      ? { ...o, spec: { ...o.spec, template: { ...o.spec.template, spec: { ...spec, volumes: [...(spec.volumes ?? []), ...claims.filter((n: string) => !(spec.volumes ?? []).some((v: Obj) => v.name === n)).map((n: string) => ({ name: n, persistentVolumeClaim: { claimName: n } }))] } } } }
+      : o;
+  errs.push(...validateSelectorAndTemplate(withClaims, p, { restartPolicies: ['Always'] }));
   return errs;
 }
 

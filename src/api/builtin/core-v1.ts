@@ -548,7 +548,7 @@ const taint = n('Taint', obj({ effect: str(), key: str(), timeAdded: time(), val
 
 function nodeStatusCell(o: Obj): string {
   const ready = ((o.status?.conditions ?? []) as Obj[]).find((c) => c.type === 'Ready');
-  let s = !ready ? 'Unknown' : ready.status === 'True' ? 'Ready' : ready.status === 'False' ? 'NotReady' : 'Unknown';
+  let s = !ready ? 'Unknown' : ready.status === 'True' ? 'Ready' : 'NotReady';
   if (o.spec?.unschedulable) s += ',SchedulingDisabled';
   return s;
 }
