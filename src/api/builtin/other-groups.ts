@@ -2,7 +2,7 @@
 // scheduling.k8s.io/v1, autoscaling/v1 and v2, apiextensions.k8s.io/v1.
 
 import { type FieldError, fieldErr } from '../../machinery/field-errors.js';
-import { isDNS1123Label, isDNS1123Subdomain } from '../../machinery/validation.js';
+import { isDNS1123Label, isDNS1123Subdomain, isQualifiedName } from '../../machinery/validation.js';
 import { condition, labelSelector, type KubeObject } from '../meta/v1.js';
 import { age, col } from '../printing.js';
 import type { ResourceDef } from '../resource.js';
@@ -253,7 +253,7 @@ const storageclasses = defineKind({
     validate(o) {
       const errs: FieldError[] = [];
       if (!o.provisioner) errs.push(fieldErr.required('provisioner', ''));
-      else for (const m of isDNS1123Subdomain(String(o.provisioner).toLowerCase())) errs.push(fieldErr.invalid('provisioner', o.provisioner, m));
+      else for (const m of isQualifiedName(String(o.provisioner).toLowerCase())) errs.push(fieldErr.invalid('provisioner', o.provisioner, m));
       return errs;
     },
     validateUpdate(o, old) {
