@@ -23,6 +23,8 @@ export interface ServerFlags {
   compactionIntervalMs: number;
   /** Components not to run: scheduler, controllers, or single controllers by name. */
   disable: string[];
+  /** kube-controller-manager's --controllers: "*" for all, names to enable, "-name" to disable. */
+  controllers: string[];
   clusterCIDR: string;
   nodeCIDRMaskSize: number;
   nodeMonitorGracePeriodMs: number;
@@ -44,6 +46,8 @@ Flags:
   --compaction-interval DURATION How often old revisions are compacted, e.g. 5m, 30s (default 5m)
   --disable LIST                 Components not to run: scheduler, controllers, or controllers by name
                                  (garbage-collector, namespace, deployment, ...); comma-separated, repeatable
+  --controllers LIST             Controllers to run, as kube-controller-manager: '*' (default) for all,
+                                 a name to enable one, '-name' to disable one; comma-separated
   --cluster-cidr CIDR            Pod network, split into one range per node (default 10.42.0.0/16)
   --node-cidr-mask-size N        Prefix length of each node's pod range (default 24)
   --node-monitor-grace-period D  How long a node may go without a heartbeat before it is marked
@@ -66,6 +70,7 @@ export function parseServerFlags(argv: string[]): ServerFlags | 'help' {
       'log-level': { type: 'string' },
       'compaction-interval': { type: 'string' },
       disable: { type: 'string', multiple: true },
+      controllers: { type: 'string', multiple: true },
       'cluster-cidr': { type: 'string' },
       'node-cidr-mask-size': { type: 'string' },
       'node-monitor-grace-period': { type: 'string' },
@@ -89,6 +94,7 @@ export function parseServerFlags(argv: string[]): ServerFlags | 'help' {
     logLevel: values['log-level'] ?? 'info',
     compactionIntervalMs: parseSimpleDuration(values['compaction-interval'] ?? '5m'),
     disable: (values.disable ?? []).flatMap((d) => d.split(',')).map((d) => d.trim()).filter(Boolean),
+    controllers: (values.controllers ?? ['*']).flatMap((d) => d.split(',')).map((d) => d.trim()).filter(Boolean),
     clusterCIDR: values['cluster-cidr'] ?? '10.42.0.0/16',
     nodeCIDRMaskSize: Number(values['node-cidr-mask-size'] ?? '24'),
     nodeMonitorGracePeriodMs: parseSimpleDuration(values['node-monitor-grace-period'] ?? '40s'),

@@ -54,7 +54,7 @@ export async function runServer(argv: string[]): Promise<void> {
   server.markReady();
   // The scheduler and controller manager run in this process but talk to the API like any client.
   const clientConfig = { server: `https://127.0.0.1:${server.port}`, ca: pki.caCert, cert: pki.adminCert, key: pki.adminKey };
-  const controllers = enabledControllers(flags.disable);
+  const controllers = enabledControllers(flags.disable, flags.controllers);
   if (controllers.length) {
     const client = new Client(new HttpTransport({ ...clientConfig, userAgent: 'kube-controller-manager' }), 'kube-controller-manager');
     const manager = new ControllerManager({

@@ -40,10 +40,19 @@ export const CONTROLLERS: Record<string, () => Controller> = {
   'persistentvolume-binder': () => new PersistentVolumeController(),
 };
 
-/** The controllers to run, without the disabled ones ("*" or a name). */
-export function enabledControllers(disabled: string[]): Controller[] {
+/**
+ * The controllers to run: `selection` as kube-controller-manager's --controllers ("*" all,
+ * "name" one, "-name" not that one), minus `disabled` (k3s-style --disable; "controllers" = all).
+ */
+export function enabledControllers(disabled: string[], selection: string[] = ['*']): Controller[] {
   if (disabled.includes('controllers') || disabled.includes('controller-manager')) return [];
+  const unknown = [...selection.map((s) => s.replace(/^-/, '')), ...disabled].filter((n) => n !== '*' && n !== 'scheduler' && !(n in CONTROLLERS));
+  if (unknown.length) throw new Error(`unknown controller(s): ${unknown.join(', ')} (known: ${Object.keys(CONTROLLERS).join(', ')})`);
+  const on = (name: string) => {
+    if (disabled.includes(name) || selection.includes(`-${name}`)) return false;
+    return selection.includes('*') || selection.includes(name);
+  };
   return Object.entries(CONTROLLERS)
-    .filter(([name]) => !disabled.includes(name))
+    .filter(([name]) => on(name))
     .map(([, make]) => make());
 }

@@ -3,7 +3,7 @@
 
 import { after, before, describe, test } from 'node:test';
 import { etcdAvailable, startEtcdCluster, type EtcdCluster } from '../testing/etcd-cluster.js';
-import { startK8ts, type K8tsServer } from '../testing/k8ts-server.js';
+import { API_ONLY, startK8ts, type K8tsServer } from '../testing/k8ts-server.js';
 import { apiSemantics } from './scenarios/api-semantics.js';
 import { badInput } from './scenarios/bad-input.js';
 import { clientNode } from './scenarios/client-node.js';
@@ -18,7 +18,7 @@ describe('k8ts on a 3-member etcd cluster', { concurrency: false, skip: etcdAvai
   let srv: K8tsServer;
   before(async () => {
     etcd = await startEtcdCluster({ members: 3 });
-    srv = await startK8ts({ datastoreEndpoint: etcd.endpoint, extraArgs: ['--compaction-interval', '1s'] });
+    srv = await startK8ts({ datastoreEndpoint: etcd.endpoint, extraArgs: ['--compaction-interval', '10s', ...API_ONLY] });
   });
   after(async () => {
     await srv?.stop();

@@ -1,7 +1,7 @@
 // The acceptance suite against a k8ts server on the embedded SQLite datastore.
 
 import { after, before, describe } from 'node:test';
-import { startK8ts, type K8tsServer } from '../testing/k8ts-server.js';
+import { API_ONLY, startK8ts, type K8tsServer } from '../testing/k8ts-server.js';
 import { apiSemantics } from './scenarios/api-semantics.js';
 import { badInput } from './scenarios/bad-input.js';
 import { clientNode } from './scenarios/client-node.js';
@@ -15,7 +15,7 @@ import { watchAndChunks } from './scenarios/watch-and-chunks.js';
 describe('k8ts on SQLite', { concurrency: false }, () => {
   let srv: K8tsServer;
   before(async () => {
-    srv = await startK8ts({ extraArgs: ['--compaction-interval', '1s'] });
+    srv = await startK8ts({ extraArgs: ['--compaction-interval', '10s', ...API_ONLY] });
   });
   after(async () => {
     await srv?.stop();

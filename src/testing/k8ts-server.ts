@@ -35,6 +35,12 @@ export interface K8tsServer {
   stop(): Promise<void>;
 }
 
+/**
+ * Flags for suites that check API semantics as a bare kube-apiserver serves them: no scheduler,
+ * and only the controllers that API behaviour relies on (namespace deletion, garbage collection).
+ */
+export const API_ONLY = ['--disable', 'scheduler', '--controllers', 'namespace,garbage-collector'];
+
 export interface StartOptions {
   datastoreEndpoint?: string;
   extraArgs?: string[];

@@ -38,11 +38,16 @@ export function persistence(srv: () => K8tsServer, ns: string): void {
       const names = w.events.map((e) => `${e.type}:${e.object.metadata.name}`);
       assert.deepEqual(names, ['ADDED:m0', 'ADDED:m1', 'ADDED:m2', 'ADDED:m3', 'ADDED:m4', 'ADDED:after']);
 
-      // Wait for the compactor (started with --compaction-interval=1s), restart so the watch
-      // cache window no longer covers rv1, and ask again: 410 Gone (Expired) in the stream.
-      await new Promise((r) => setTimeout(r, 2500));
+      // Wait for the compactor (a short --compaction-interval) to pass rv1: an exact list at rv1
+      // answers 410 then. Restart so the watch cache window no longer covers rv1, and ask
+      // again: 410 Gone (Expired) in the stream.
       for (let i = 0; i < 3; i++) await raw.request('PUT', `${path}/keep`, JSON.stringify({ ...first, metadata: { name: 'keep' }, data: { v: String(i) } }));
-      await new Promise((r) => setTimeout(r, 2500));
+      for (let t = 0; t < 160; t++) {
+        const exact = await raw.request('GET', `${path}?resourceVersion=${rv1}&resourceVersionMatch=Exact`);
+        if (exact.status === 410) break;
+        await raw.request('PUT', `${path}/keep`, JSON.stringify({ ...first, metadata: { name: 'keep' }, data: { v: `t${t}` } }));
+        await new Promise((r) => setTimeout(r, 250));
+      }
       raw.close();
       await srv().restart();
       raw = new RawClient(srv().kubeconfig);

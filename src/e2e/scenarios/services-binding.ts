@@ -247,6 +247,8 @@ export function servicesBinding(srv: () => K8tsServer, ns: string): void {
   });
 
   test('cleanup', async () => {
+    // No kubelet finishes the bound pods' graceful deletion here: remove them at once.
+    ok(await srv().kubectl(['delete', 'pods', '--all', '-n', ns, '--grace-period=0', '--force']));
     ok(await srv().kubectl(['delete', 'ns', ns, '--timeout=30s']));
     await raw.request('DELETE', '/api/v1/nodes/node-1');
     raw.close();
