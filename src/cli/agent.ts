@@ -31,6 +31,7 @@ export const SIM_HELP = `Usage: k8ts sim --nodes N [flags]
 Runs N simulated nodes in one process (scale tests). Flags as for 'k8ts agent --simulated', plus:
   --nodes N                      How many nodes (default 3)
   --name-prefix P                Node names are P0, P1, ... (default sim-node-)
+  --zones N                      Label node i with topology.kubernetes.io/zone=zone-(i mod N) (default none)
 `;
 
 function parseKV(s: string | undefined): Record<string, string> {
@@ -66,6 +67,7 @@ export async function runAgent(argv: string[], mode: 'agent' | 'sim'): Promise<v
       'log-level': { type: 'string' },
       nodes: { type: 'string' },
       'name-prefix': { type: 'string' },
+      zones: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -93,7 +95,13 @@ export async function runAgent(argv: string[], mode: 'agent' | 'sim'): Promise<v
     const n = Number(values.nodes ?? '3');
     if (!Number.isInteger(n) || n < 1) throw new Error(`invalid --nodes ${values.nodes}`);
     const prefix = values['name-prefix'] ?? 'sim-node-';
-    nodes = Array.from({ length: n }, (_, i) => ({ name: `${prefix}${i}`, labels, taints, capacity }));
+    const zones = Number(values.zones ?? '0');
+    nodes = Array.from({ length: n }, (_, i) => ({
+      name: `${prefix}${i}`,
+      labels: zones > 0 ? { ...labels, 'topology.kubernetes.io/zone': `zone-${i % zones}` } : labels,
+      taints,
+      capacity,
+    }));
   }
   const sim = new SimulatedNodes({
     client,

@@ -4,6 +4,7 @@
 //   k8ts kubectl  runs kubectl against the local server's admin kubeconfig
 
 import { runAgent } from './agent.js';
+import { runSchedulerCommand } from './scheduler.js';
 import { runServer } from './server.js';
 import { runKubectl } from './kubectl.js';
 
@@ -13,6 +14,7 @@ Commands:
   server    Run the control plane (API server) with an embedded SQLite or external etcd datastore
   agent     Run a node agent (--simulated: a simulated node for tests)
   sim       Run N simulated nodes in one process (scale tests)
+  scheduler Run a scheduler on its own (e.g. a second scheduler with --scheduler-name)
   kubectl   Run kubectl with the server's admin kubeconfig (KUBECONFIG=<data-dir>/kubeconfig)
   version   Print the k8ts version and the Kubernetes API version it serves
 
@@ -28,6 +30,8 @@ export async function main(argv: string[]): Promise<void> {
       return runAgent(rest, 'agent');
     case 'sim':
       return runAgent(rest, 'sim');
+    case 'scheduler':
+      return runSchedulerCommand(rest);
     case 'kubectl':
       return runKubectl(rest);
     case 'version': {
