@@ -70,7 +70,7 @@ async function run(label, startOpts) {
   try {
     const sched = spawn(process.execPath, [K8TS_BIN, 'scheduler', '--kubeconfig', srv.kubeconfig, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
     procs.push(sched);
-    const sim = await srv.startAgent('sim', ['--nodes', String(NODES), '--zones', '10', '--capacity', 'cpu=32,memory=128Gi,pods=110', '--lease-renew-interval', '20s', '--log-level', 'warn']);
+    const sim = await srv.startAgent('sim', ['--nodes', String(NODES), '--zones', '10', '--capacity', 'cpu=32,memory=128Gi,pods=110', '--lease-renew-interval', '20s']);
     const tReg = performance.now();
     for (;;) {
       const r = await raw.request('GET', '/api/v1/nodes?resourceVersion=0');
@@ -135,7 +135,7 @@ async function run(label, startOpts) {
     console.log(`scheduling latency (created→bound): p50 ${pct(schedLat, 50).toFixed(0)} ms, p99 ${pct(schedLat, 99).toFixed(0)} ms`);
     console.log(`create→Running per pod: p50 ${pct(e2e, 50).toFixed(0)} ms, p99 ${pct(e2e, 99).toFixed(0)} ms; all ${total} Running after ${tAll.toFixed(1)} s`);
     const server = pidOf(`--data-dir ${srv.dataDir}`);
-    console.log(`peak RSS: server ${peakRSS(server).toFixed(0)} MiB, scheduler ${peakRSS(sched.pid).toFixed(0)} MiB, simulator ${peakRSS(pidOf(`sim --nodes ${NODES}`)).toFixed(0)} MiB`);
+    console.log(`peak RSS: server ${peakRSS(server).toFixed(0)} MiB, scheduler ${peakRSS(sched.pid).toFixed(0)} MiB, simulator ${peakRSS(pidOf(`--nodes ${NODES} --zones`)).toFixed(0)} MiB`);
     await sim.stop();
   } finally {
     stopWatch();

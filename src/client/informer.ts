@@ -2,6 +2,7 @@
 // (Node is single-threaded) with indexes, and fans changes out to handlers. Cached objects are
 // shared: treat them as read-only and clone before changing.
 
+import { setMaxListeners } from 'node:events';
 import type { KubeObject } from '../api/meta/v1.js';
 import type { Client } from './client.js';
 import { Reflector, type ReflectorSink } from './reflector.js';
@@ -214,6 +215,8 @@ export class InformerFactory {
 
   /** Starts every informer made so far and any made later. */
   start(signal: AbortSignal): void {
+    // Every informer's watch listens on this one signal.
+    setMaxListeners(0, signal);
     this.started = signal;
     for (const inf of this.informers.values()) void inf.run(signal);
   }
