@@ -24,3 +24,5 @@ build:
 bench:
 	./scripts/ensure-deps.sh --test
 	node bench/apiserver.mjs
+	node bench/scheduler.mjs
+	node bench/controllers.mjs
