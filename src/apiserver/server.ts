@@ -2,6 +2,8 @@
 // handlers of every registered resource. Request flow: authenticate → route → decode →
 // (admission: later) → validate → storage → encode.
 
+import { chmodSync, rmSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -37,6 +39,13 @@ export interface ApiServerOptions {
   authenticate: Authenticate;
   port: number;
   bindAddress?: string;
+  /**
+   * A Unix socket (mode 0600) serving plain HTTP to the components in this process (controller
+   * manager, scheduler): no TLS on the hottest connections. Who can open it is root or the
+   * server's own user, so requests on it act as the `system:kube-controller-manager`-like
+   * internal user in group system:masters.
+   */
+  localSocketPath?: string;
   /** Service ClusterIP range (default 10.43.0.0/16). */
   serviceClusterIPRange?: string;
   /** Service NodePort range (default 30000-32767). */
@@ -61,6 +70,7 @@ export class ApiServer {
   private readonly discovery: Discovery;
   private readonly openapi: OpenAPIService;
   private server?: Server;
+  private localServer?: import('node:http').Server;
   private openWatches = 0;
   private ready = false;
   private readonly sockets = new Set<import('node:stream').Duplex>();
@@ -171,6 +181,27 @@ export class ApiServer {
       this.server!.once('error', reject);
       this.server!.listen(this.opts.port, this.opts.bindAddress ?? '0.0.0.0', () => resolve());
     });
+    if (this.opts.localSocketPath) {
+      const path = this.opts.localSocketPath;
+      rmSync(path, { force: true });
+      const internal: UserInfo = { username: 'system:k8ts-internal', groups: ['system:masters', 'system:authenticated'] };
+      this.localServer = createHttpServer((req, res) => void this.serve(req, res, internal));
+      this.localServer.keepAliveTimeout = 65_000;
+      this.localServer.on('connection', (s) => {
+        this.sockets.add(s);
+        s.on('close', () => this.sockets.delete(s));
+      });
+      await new Promise<void>((resolve, reject) => {
+        this.localServer!.once('error', reject);
+        // Created with no access for others, then opened to the owner only.
+        const mask = process.umask(0o077);
+        this.localServer!.listen(path, () => {
+          process.umask(mask);
+          chmodSync(path, 0o600);
+          resolve();
+        });
+      });
+    }
   }
 
   markReady(): void {
@@ -181,18 +212,20 @@ export class ApiServer {
     this.ready = false;
     this.dispatcher.stop();
     if (this.server) {
-      const closed = new Promise<void>((resolve) => this.server!.close(() => resolve()));
+      const closed = [new Promise<void>((resolve) => this.server!.close(() => resolve()))];
+      if (this.localServer) closed.push(new Promise<void>((resolve) => this.localServer!.close(() => resolve())));
       for (const s of this.sockets) s.destroy();
-      await closed;
+      await Promise.all(closed);
+      if (this.opts.localSocketPath) rmSync(this.opts.localSocketPath, { force: true });
     }
   }
 
-  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async serve(req: IncomingMessage, res: ServerResponse, localUser?: UserInfo): Promise<void> {
     const ctx: RequestContext = { userAgent: String(req.headers['user-agent'] ?? ''), warnings: [] };
     try {
       const url = new URL(req.url ?? '/', 'https://localhost');
       const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname;
-      const user = this.opts.authenticate(req);
+      const user = localUser ?? this.opts.authenticate(req);
       if (!user && !PUBLIC_PATHS.has(path)) throw StatusError.unauthorized();
       ctx.user = user;
       await this.route(req, res, path, url.searchParams, ctx);

@@ -1,6 +1,7 @@
 // `k8ts server`: certificates, datastore, API server, default objects, admin kubeconfig.
 
 import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
 import pino from 'pino';
 import { builtinResources } from '../api/builtin.js';
 import { bootstrapObjects } from '../apiserver/bootstrap.js';
@@ -30,6 +31,9 @@ export async function runServer(argv: string[]): Promise<void> {
   const serviceIP = firstServiceIP(flags.serviceClusterIPRange);
   const pki = await ensurePKI({ dataDir: flags.dataDir, extraSANs: [serviceIP, flags.advertiseAddress, ...flags.tlsSAN] });
   const store = await openStore({ dataDir: flags.dataDir, datastoreEndpoint: flags.datastoreEndpoint });
+  // Unix socket paths are limited to 107 bytes.
+  const socketPath = resolve(flags.dataDir, 'k8ts.sock');
+  const localSocketPath = Buffer.byteLength(socketPath) < 100 ? socketPath : undefined;
   const authenticator = createAuthenticator({ tokenAuthFile: flags.tokenAuthFile });
   const server = new ApiServer({
     store,
@@ -38,6 +42,7 @@ export async function runServer(argv: string[]): Promise<void> {
     authenticate: (req) => authenticator.authenticate(req),
     port: flags.securePort,
     bindAddress: flags.bindAddress,
+    localSocketPath,
     serviceClusterIPRange: flags.serviceClusterIPRange,
     serviceNodePortRange: flags.serviceNodePortRange,
     logger: log,
@@ -53,7 +58,10 @@ export async function runServer(argv: string[]): Promise<void> {
   const kubeconfig = await writeKubeconfig({ dataDir: flags.dataDir, pki, server: `https://127.0.0.1:${server.port}` });
   server.markReady();
   // The scheduler and controller manager run in this process but talk to the API like any client.
-  const clientConfig = { server: `https://127.0.0.1:${server.port}`, ca: pki.caCert, cert: pki.adminCert, key: pki.adminKey };
+  // In-process components use the local socket; TLS with the admin certificate if there is none.
+  const clientConfig = localSocketPath
+    ? { server: `https://127.0.0.1:${server.port}`, ca: pki.caCert, socketPath: localSocketPath }
+    : { server: `https://127.0.0.1:${server.port}`, ca: pki.caCert, cert: pki.adminCert, key: pki.adminKey };
   const controllers = enabledControllers(flags.disable, flags.controllers);
   if (controllers.length) {
     const client = new Client(new HttpTransport({ ...clientConfig, userAgent: 'kube-controller-manager' }), 'kube-controller-manager');

@@ -11,6 +11,8 @@ export interface ClientConfig {
   cert?: string | Buffer;
   key?: string | Buffer;
   token?: string;
+  /** Plain HTTP over this Unix socket instead of HTTPS to `server` (in-process components). */
+  socketPath?: string;
   /** Sent as User-Agent; shows in managedFields as the default field manager. */
   userAgent?: string;
 }

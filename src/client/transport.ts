@@ -1,8 +1,8 @@
 // The wire under the client: JSON requests and newline-delimited watch streams over HTTPS with
 // keep-alive. Every failure becomes an ApiError carrying the server's Status.
 
-import { Agent, request } from 'node:https';
-import type { IncomingMessage } from 'node:http';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent, request as httpsRequest } from 'node:https';
 import type { ClientConfig } from './config.js';
 
 export interface Status {
@@ -78,17 +78,28 @@ function toStatus(code: number, text: string): Status {
 }
 
 export class HttpTransport implements Transport {
-  private readonly agent: Agent;
-  private readonly watchAgent: Agent;
+  private readonly agent: Agent | HttpAgent;
+  private readonly watchAgent: Agent | HttpAgent;
   private readonly base: URL;
   private readonly headers: Record<string, string>;
+  private readonly socketPath?: string;
+  private readonly doRequest: typeof httpsRequest;
 
   constructor(cfg: ClientConfig) {
-    this.base = new URL(cfg.server);
-    const tls = { ca: cfg.ca, cert: cfg.cert, key: cfg.key };
-    this.agent = new Agent({ ...tls, keepAlive: true, maxSockets: 32 });
-    // Watches hold their socket for minutes; keep them off the request pool.
-    this.watchAgent = new Agent({ ...tls, keepAlive: false, maxSockets: Infinity });
+    this.socketPath = cfg.socketPath;
+    if (cfg.socketPath) {
+      this.base = new URL('http://localhost');
+      this.agent = new HttpAgent({ keepAlive: true, maxSockets: 32 });
+      this.watchAgent = new HttpAgent({ keepAlive: false, maxSockets: Infinity });
+      this.doRequest = httpRequest as unknown as typeof httpsRequest;
+    } else {
+      this.base = new URL(cfg.server);
+      const tls = { ca: cfg.ca, cert: cfg.cert, key: cfg.key };
+      this.agent = new Agent({ ...tls, keepAlive: true, maxSockets: 32 });
+      // Watches hold their socket for minutes; keep them off the request pool.
+      this.watchAgent = new Agent({ ...tls, keepAlive: false, maxSockets: Infinity });
+      this.doRequest = httpsRequest;
+    }
     this.headers = { accept: 'application/json', 'user-agent': cfg.userAgent ?? 'k8ts' };
     if (cfg.token) this.headers.authorization = `Bearer ${cfg.token}`;
   }
@@ -102,7 +113,7 @@ export class HttpTransport implements Transport {
       headers['content-length'] = String(Buffer.byteLength(body));
     }
     return new Promise<T>((resolve, reject) => {
-      const req = request(url, { method, agent: this.agent, headers, signal: opts.signal }, (res) => {
+      const req = this.doRequest(url, { method, agent: this.agent as Agent, headers, signal: opts.signal, socketPath: this.socketPath }, (res) => {
         readAll(res).then((text) => {
           const code = res.statusCode ?? 0;
           if (code >= 200 && code < 300) {
@@ -130,7 +141,7 @@ export class HttpTransport implements Transport {
         if (failure !== undefined && !signal.aborted) reject(failure);
         else resolve();
       };
-      const req = request(url, { method: 'GET', agent: this.watchAgent, headers: this.headers }, (res) => {
+      const req = this.doRequest(url, { method: 'GET', agent: this.watchAgent as Agent, headers: this.headers, socketPath: this.socketPath }, (res) => {
         const code = res.statusCode ?? 0;
         if (code !== 200) {
           readAll(res).then((text) => {
