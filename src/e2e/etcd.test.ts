@@ -18,7 +18,7 @@ describe('k8ts on a 3-member etcd cluster', { concurrency: false, skip: etcdAvai
   let srv: K8tsServer;
   before(async () => {
     etcd = await startEtcdCluster({ members: 3 });
-    srv = await startK8ts({ datastoreEndpoint: etcd.endpoint, extraArgs: ['--compaction-interval', '10s', ...API_ONLY] });
+    srv = await startK8ts({ datastoreEndpoint: etcd.endpoint, extraArgs: ['--compaction-interval', '30s', ...API_ONLY] });
   });
   after(async () => {
     await srv?.stop();

@@ -42,7 +42,7 @@ export function persistence(srv: () => K8tsServer, ns: string): void {
       // answers 410 then. Restart so the watch cache window no longer covers rv1, and ask
       // again: 410 Gone (Expired) in the stream.
       for (let i = 0; i < 3; i++) await raw.request('PUT', `${path}/keep`, JSON.stringify({ ...first, metadata: { name: 'keep' }, data: { v: String(i) } }));
-      for (let t = 0; t < 160; t++) {
+      for (let t = 0, end = Date.now() + 100_000; Date.now() < end; t++) {
         const exact = await raw.request('GET', `${path}?resourceVersion=${rv1}&resourceVersionMatch=Exact`);
         if (exact.status === 410) break;
         await raw.request('PUT', `${path}/keep`, JSON.stringify({ ...first, metadata: { name: 'keep' }, data: { v: `t${t}` } }));
