@@ -79,6 +79,9 @@ const podKey = (p: KubeObject) => `${p.metadata.namespace}/${p.metadata.name}`;
 const isNamespaceTerminating = (e: unknown) =>
   e instanceof ApiError && (e.status.details?.causes ?? []).some((c) => c.type === 'NamespaceTerminating');
 
+const IDX_ORPHANS = 'orphans-by-namespace';
+const orphansByNamespace = (o: KubeObject) => (o.metadata.ownerReferences?.some((r) => r.controller) ? [] : [o.metadata.namespace ?? '']);
+
 export class ReplicaSetController implements Controller {
   readonly name: string;
   readonly kind: ReplicaKind;
@@ -104,7 +107,7 @@ export class ReplicaSetController implements Controller {
     this.queue = new WorkQueue();
     this.recorder = ctx.recorder(this.info.component);
     this.rsInformer = ctx.informers.for(this.info.gvr).addIndex(IDX_NAMESPACE, byNamespace).addIndex(IDX_CONTROLLER, byControllerUID);
-    this.podInformer = ctx.informers.for(R.pods).addIndex(IDX_NAMESPACE, byNamespace).addIndex(IDX_CONTROLLER, byControllerUID);
+    this.podInformer = ctx.informers.for(R.pods).addIndex(IDX_NAMESPACE, byNamespace).addIndex(IDX_CONTROLLER, byControllerUID).addIndex(IDX_ORPHANS, orphansByNamespace);
     this.rsInformer.addEventHandler({
       add: (rs) => this.enqueue(rs),
       update: (old, cur) => {
@@ -222,7 +225,10 @@ export class ReplicaSetController implements Controller {
       return;
     }
     const { namespace } = splitKey(key);
-    const active = this.podInformer.indexer.byIndex(IDX_NAMESPACE, namespace ?? '').filter(isPodActive);
+    // Only pods this set controls and orphans can be claimed; pods of other controllers are
+    // skipped by claimObjects anyway, and reading them would make each sync O(pods in namespace).
+    const candidates = [...this.podInformer.indexer.byIndex(IDX_CONTROLLER, cached.metadata.uid!), ...this.podInformer.indexer.byIndex(IDX_ORPHANS, namespace ?? '')];
+    const active = candidates.filter((p) => p.metadata.namespace === namespace && isPodActive(p));
     const rsClient = this.ctx.client.resource(this.info.gvr);
     const pods = await claimObjects(active, {
       owner: cached,
