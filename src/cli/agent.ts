@@ -115,6 +115,7 @@ export async function runAgent(argv: string[], mode: 'agent' | 'sim'): Promise<v
     ac.abort();
     client.close();
     setTimeout(() => process.exit(0), 100).unref();
+    setTimeout(() => process.kill(process.pid, 'SIGKILL'), 5_000).unref();
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));

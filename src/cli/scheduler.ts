@@ -48,6 +48,7 @@ export async function runSchedulerCommand(argv: string[]): Promise<void> {
     ac.abort();
     client.close();
     setTimeout(() => process.exit(0), 100).unref();
+    setTimeout(() => process.kill(process.pid, 'SIGKILL'), 5_000).unref();
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);

@@ -88,6 +88,8 @@ export async function runServer(argv: string[]): Promise<void> {
   const shutdown = async (sig: string) => {
     if (stopping) return;
     stopping = true;
+    // Exit even if a step hangs (e.g. the log cannot be flushed because nobody reads stderr).
+    setTimeout(() => process.kill(process.pid, 'SIGKILL'), 10_000).unref();
     log.info({ signal: sig }, 'shutting down');
     lifecycle.abort();
     await server.stop();
