@@ -62,7 +62,7 @@ export async function runServer(argv: string[]): Promise<void> {
   const clientConfig = localSocketPath
     ? { server: `https://127.0.0.1:${server.port}`, ca: pki.caCert, socketPath: localSocketPath }
     : { server: `https://127.0.0.1:${server.port}`, ca: pki.caCert, cert: pki.adminCert, key: pki.adminKey };
-  const controllers = enabledControllers(flags.disable, flags.controllers);
+  const controllers = enabledControllers(flags.disable, flags.controllers, { rootCACert: pki.caCert });
   if (controllers.length) {
     const client = new Client(new HttpTransport({ ...clientConfig, userAgent: 'kube-controller-manager' }), 'kube-controller-manager');
     const manager = new ControllerManager({

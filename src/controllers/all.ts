@@ -9,6 +9,7 @@ import { TTLAfterFinishedController } from './ttl-after-finished/index.js';
 import { DaemonSetController } from './daemonset/daemonset.js';
 import { StatefulSetController } from './statefulset/statefulset.js';
 import { PersistentVolumeController } from './persistentvolume/persistentvolume.js';
+import { RootCAPublisher } from './root-ca-publisher/root-ca-publisher.js';
 import { DisruptionController } from './disruption/disruption.js';
 import { EndpointsController } from './endpoints/endpoints.js';
 import { EndpointSliceController } from './endpointslice/endpointslice.js';
@@ -19,7 +20,8 @@ import { NodeLifecycleController } from './node-lifecycle/node-lifecycle.js';
 import { PodGCController } from './podgc/podgc.js';
 import { ServiceAccountController } from './serviceaccount/serviceaccount.js';
 
-export const CONTROLLERS: Record<string, () => Controller> = {
+export const CONTROLLERS: Record<string, (o: ControllerOptions) => Controller | undefined> = {
+  'root-ca-certificate-publisher': (o) => (o.rootCACert ? new RootCAPublisher(o.rootCACert) : undefined),
   deployment: () => new DeploymentController(),
   replicaset: () => new ReplicaSetController('ReplicaSet'),
   replicationcontroller: () => new ReplicationManager(),
@@ -44,7 +46,12 @@ export const CONTROLLERS: Record<string, () => Controller> = {
  * The controllers to run: `selection` as kube-controller-manager's --controllers ("*" all,
  * "name" one, "-name" not that one), minus `disabled` (k3s-style --disable; "controllers" = all).
  */
-export function enabledControllers(disabled: string[], selection: string[] = ['*']): Controller[] {
+export interface ControllerOptions {
+  /** The cluster CA certificate (PEM), published in every namespace. */
+  rootCACert?: string;
+}
+
+export function enabledControllers(disabled: string[], selection: string[] = ['*'], opts: ControllerOptions = {}): Controller[] {
   if (disabled.includes('controllers') || disabled.includes('controller-manager')) return [];
   const unknown = [...selection.map((s) => s.replace(/^-/, '')), ...disabled].filter((n) => n !== '*' && n !== 'scheduler' && !(n in CONTROLLERS));
   if (unknown.length) throw new Error(`unknown controller(s): ${unknown.join(', ')} (known: ${Object.keys(CONTROLLERS).join(', ')})`);
@@ -54,5 +61,6 @@ export function enabledControllers(disabled: string[], selection: string[] = ['*
   };
   return Object.entries(CONTROLLERS)
     .filter(([name]) => on(name))
-    .map(([, make]) => make());
+    .map(([, make]) => make(opts))
+    .filter((c): c is Controller => !!c);
 }

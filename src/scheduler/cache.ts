@@ -20,6 +20,8 @@ export class SchedulerCache {
   /** Pods bound to nodes not seen yet. */
   private readonly waiting = new Map<string, Map<string, PodInfo>>();
   private snapshotCache?: Snapshot;
+  /** "key=value" → pod uid → the pod and its node (every placed pod, by each of its labels). */
+  private readonly byLabel = new Map<string, Map<string, { info: PodInfo; node: string }>>();
 
   constructor(
     /** Fills in spec.priority from priorityClassName where the API did not. */
@@ -32,7 +34,10 @@ export class SchedulerCache {
   }
 
   snapshot(): Snapshot {
-    return (this.snapshotCache ??= new Snapshot([...this.nodes.values()], { namespaceLabels: this.namespaceLabels }));
+    return (this.snapshotCache ??= new Snapshot([...this.nodes.values()], {
+      namespaceLabels: this.namespaceLabels,
+      podsByLabel: (k, v) => this.byLabel.get(`${k}=${v}`)?.values() ?? [],
+    }));
   }
 
   setNode(node: KubeObject): void {
@@ -63,12 +68,25 @@ export class SchedulerCache {
       w.set(info.uid, info);
     }
     this.pods.set(key, { node, info, assumed });
+    for (const [k, v] of Object.entries(info.labels)) {
+      const lk = `${k}=${v}`;
+      let m = this.byLabel.get(lk);
+      if (!m) this.byLabel.set(lk, (m = new Map()));
+      m.set(info.uid, { info, node });
+    }
   }
 
   private unplace(key: string): void {
     const e = this.pods.get(key);
     if (!e) return;
     this.pods.delete(key);
+    for (const [k, v] of Object.entries(e.info.labels)) {
+      const lk = `${k}=${v}`;
+      const m = this.byLabel.get(lk);
+      if (m?.get(e.info.uid) === undefined) continue;
+      m.delete(e.info.uid);
+      if (!m.size) this.byLabel.delete(lk);
+    }
     const ni = this.nodes.get(e.node);
     if (ni) ni.removePod(e.info);
     else this.waiting.get(e.node)?.delete(e.info.uid);

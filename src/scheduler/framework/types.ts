@@ -462,10 +462,17 @@ export class Snapshot {
   /** Labels of namespaces (for namespaceSelector); optional. */
   readonly namespaceLabels: (ns: string) => Labels | undefined;
 
-  constructor(nodeInfos: NodeInfo[], opts: { namespaceLabels?: (ns: string) => Labels | undefined } = {}) {
+  /**
+   * Pods carrying label key=value, with their node's name: an index the scheduler cache keeps so
+   * that counting a selector's pods need not visit every pod. Absent: callers scan the nodes.
+   */
+  readonly podsByLabel?: (key: string, value: string) => Iterable<{ info: PodInfo; node: string }>;
+
+  constructor(nodeInfos: NodeInfo[], opts: { namespaceLabels?: (ns: string) => Labels | undefined; podsByLabel?: Snapshot['podsByLabel'] } = {}) {
     this.nodeInfoList = nodeInfos;
     for (const n of nodeInfos) this.byName.set(n.name, n);
     this.namespaceLabels = opts.namespaceLabels ?? (() => undefined);
+    this.podsByLabel = opts.podsByLabel;
   }
 
   /** Builds a snapshot from node and pod objects; pods are placed by spec.nodeName, finished pods skipped. */

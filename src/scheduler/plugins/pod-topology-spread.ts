@@ -4,7 +4,7 @@
 
 import type { Selector } from '../../machinery/labels.js';
 import { type Requirement } from '../../machinery/labels.js';
-import { MAX_NODE_SCORE, type NodeInfo, type Plugin, type PodInfo, safeSelector, Status, type StateData } from '../framework/types.js';
+import { MAX_NODE_SCORE, type NodeInfo, type Plugin, type Snapshot, type PodInfo, safeSelector, Status, type StateData } from '../framework/types.js';
 import { matchesRequiredNodeAffinity, requiredNodeAffinity, toleratedBy } from './helpers.js';
 
 export const POD_TOPOLOGY_SPREAD = 'PodTopologySpread';
@@ -91,6 +91,29 @@ function includesNode(c: Constraint, pod: PodInfo, node: NodeInfo): boolean {
   return true;
 }
 
+/** A label key=value every pod the selector matches must carry (for the snapshot's label index). */
+function exactPair(selector: Selector): [string, string] | undefined {
+  for (const r of selector.requirements) {
+    if ((r.operator === '=' || r.operator === '==' || r.operator === 'in') && r.values.length === 1) return [r.key, r.values[0]];
+  }
+  return undefined;
+}
+
+/**
+ * Calls `add(node)` once per pod in `ns` matching `selector` on a node of the snapshot, through
+ * the label index when the selector pins a label; undefined when there is no index to use.
+ */
+function eachMatchingPod(snapshot: Snapshot, selector: Selector, ns: string, add: (node: NodeInfo) => void): boolean {
+  const pair = snapshot.podsByLabel ? exactPair(selector) : undefined;
+  if (!pair) return false;
+  for (const { info, node } of snapshot.podsByLabel!(pair[0], pair[1])) {
+    if (info.terminating || info.namespace !== ns || !selector.matches(info.labels)) continue;
+    const ni = snapshot.get(node);
+    if (ni) add(ni);
+  }
+  return true;
+}
+
 function countMatching(pods: readonly PodInfo[], selector: Selector, ns: string): number {
   let n = 0;
   for (const p of pods) if (!p.terminating && p.namespace === ns && selector.matches(p.labels)) n++;
@@ -153,15 +176,25 @@ export function podTopologySpreadPlugin(opts: PodTopologySpreadOptions = {}): Pl
       const constraints = constraintsOf(pod, 'DoNotSchedule');
       if (constraints.length === 0) return SKIP;
       const counts = constraints.map(() => new Map<string, number>());
+      // Indexed: every eligible domain starts at 0, then each matching pod counts once.
+      const indexed = constraints.map((c) => !!snapshot.podsByLabel && !!exactPair(c.selector));
       for (const node of snapshot.nodeInfoList) {
         if (!hasAllKeys(node, constraints)) continue;
         for (let i = 0; i < constraints.length; i++) {
           const c = constraints[i];
           if (!includesNode(c, pod, node)) continue;
           const v = node.labels[c.topologyKey];
-          counts[i].set(v, (counts[i].get(v) ?? 0) + countMatching(node.pods, c.selector, pod.namespace));
+          counts[i].set(v, (counts[i].get(v) ?? 0) + (indexed[i] ? 0 : countMatching(node.pods, c.selector, pod.namespace)));
         }
       }
+      constraints.forEach((c, i) => {
+        if (!indexed[i]) return;
+        eachMatchingPod(snapshot, c.selector, pod.namespace, (node) => {
+          if (!hasAllKeys(node, constraints) || !includesNode(c, pod, node)) return;
+          const v = node.labels[c.topologyKey];
+          counts[i].set(v, (counts[i].get(v) ?? 0) + 1);
+        });
+      });
       state.write(POD_TOPOLOGY_SPREAD, new FilterState(constraints, counts));
       return null;
     },
@@ -216,14 +249,27 @@ export function podTopologySpreadPlugin(opts: PodTopologySpreadOptions = {}): Pl
         });
       }
       if (pairCounts.size > 0) {
-        for (const node of snapshot.nodeInfoList) {
-          if (requireAll && !hasAllKeys(node, constraints)) continue;
-          for (const c of constraints) {
-            if (c.topologyKey === HOSTNAME || !includesNode(c, pod, node)) continue;
+        const rest: Constraint[] = [];
+        for (const c of constraints) {
+          if (c.topologyKey === HOSTNAME) continue;
+          const done = eachMatchingPod(snapshot, c.selector, pod.namespace, (node) => {
+            if ((requireAll && !hasAllKeys(node, constraints)) || !includesNode(c, pod, node)) return;
             const k = pairKey(c.topologyKey, node.labels[c.topologyKey] ?? '');
             const cur = pairCounts.get(k);
-            if (cur === undefined) continue;
-            pairCounts.set(k, cur + countMatching(node.pods, c.selector, pod.namespace));
+            if (cur !== undefined) pairCounts.set(k, cur + 1);
+          });
+          if (!done) rest.push(c);
+        }
+        if (rest.length) {
+          for (const node of snapshot.nodeInfoList) {
+            if (requireAll && !hasAllKeys(node, constraints)) continue;
+            for (const c of rest) {
+              if (!includesNode(c, pod, node)) continue;
+              const k = pairKey(c.topologyKey, node.labels[c.topologyKey] ?? '');
+              const cur = pairCounts.get(k);
+              if (cur === undefined) continue;
+              pairCounts.set(k, cur + countMatching(node.pods, c.selector, pod.namespace));
+            }
           }
         }
       }
