@@ -10,6 +10,8 @@ import { DaemonSetController } from './daemonset/daemonset.js';
 import { StatefulSetController } from './statefulset/statefulset.js';
 import { PersistentVolumeController } from './persistentvolume/persistentvolume.js';
 import { RootCAPublisher } from './root-ca-publisher/root-ca-publisher.js';
+import { HorizontalPodAutoscalerController } from './podautoscaler/podautoscaler.js';
+import { ResourceQuotaController } from './resourcequota/resourcequota.js';
 import { DisruptionController } from './disruption/disruption.js';
 import { EndpointsController } from './endpoints/endpoints.js';
 import { EndpointSliceController } from './endpointslice/endpointslice.js';
@@ -39,6 +41,8 @@ export const CONTROLLERS: Record<string, (o: ControllerOptions) => Controller | 
   'node-lifecycle': () => new NodeLifecycleController(),
   'pod-garbage-collector': () => new PodGCController(),
   disruption: () => new DisruptionController(),
+  horizontalpodautoscaling: () => new HorizontalPodAutoscalerController(),
+  resourcequota: () => new ResourceQuotaController(),
   'persistentvolume-binder': () => new PersistentVolumeController(),
 };
 
