@@ -93,6 +93,8 @@ export class Reflector {
       } catch (err) {
         if (signal.aborted) break;
         if (isGone(err)) {
+          // Our version was compacted away (or fell out of the server's window): list again.
+          this.opts.onError?.(err);
           needList = true;
           continue;
         }

@@ -52,7 +52,7 @@ export class ControllerManager {
         if (!r) recorders.set(component, (r = new EventRecorder(this.o.client, component, undefined, (err) => this.o.log.debug({ err }, 'event not recorded'))));
         return r;
       },
-      log: this.o.log,
+      log: conflictsAtDebug(this.o.log),
       settings: this.o.settings,
       signal,
     };
@@ -65,4 +65,18 @@ export class ControllerManager {
     }
     informers.start(signal);
   }
+}
+
+/**
+ * Optimistic-concurrency conflicts are routine for controllers (the work queue retries against a
+ * fresher cache); upstream logs them at high verbosity. Other sync errors stay warnings.
+ */
+function conflictsAtDebug(log: Logger): Logger {
+  const isConflict = (o: unknown) => /Operation cannot be fulfilled|the object has been modified/.test(String((o as { err?: unknown })?.err ?? ''));
+  return {
+    info: (o, m) => log.info(o, m),
+    error: (o, m) => log.error(o, m),
+    debug: (o, m) => log.debug(o, m),
+    warn: (o, m) => (isConflict(o) ? log.debug(o, m) : log.warn(o, m)),
+  };
 }

@@ -59,7 +59,7 @@ export class SimulatedNodes {
     o.nodes.forEach((spec, i) => this.nodes.set(spec.name, { spec, internalIP: `172.30.${(i >> 8) & 255}.${(i & 255) + 1}`, nextPodIP: 2 }));
     // One node: let the server filter. Many: one stream of all pods, filtered here.
     const fieldSelector = o.nodes.length === 1 ? `spec.nodeName=${o.nodes[0].name}` : undefined;
-    this.pods = new SharedInformer(o.client, R.pods, { fieldSelector, onError: (err) => o.log?.debug({ err }, 'pod informer retry') });
+    this.pods = new SharedInformer(o.client, R.pods, { fieldSelector, onError: (err) => o.log?.warn({ err: String(err) }, 'pod informer: watch ended, resuming') });
     this.pods.addIndex('node', byNodeName);
     const enqueue = (p: KubeObject) => {
       if (p.spec?.nodeName && this.nodes.has(p.spec.nodeName)) this.queue.add(`${p.metadata.namespace}/${p.metadata.name}`);
