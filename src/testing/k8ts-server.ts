@@ -27,7 +27,7 @@ export interface K8tsServer {
   /** Starts a long-running kubectl (e.g. `get -w`); the caller kills it. */
   spawnKubectl(args: string[]): ChildProcess;
   /** Starts `k8ts agent --simulated` or `k8ts sim` with this server's kubeconfig; resolves once its nodes are registered. */
-  startAgent(mode: 'agent' | 'sim', args: string[]): Promise<{ stop(): Promise<void> }>;
+  startAgent(mode: 'agent' | 'sim' | 'scheduler', args: string[]): Promise<{ stop(): Promise<void> }>;
   /** SIGKILL the server (no cleanup), for crash tests. */
   kill9(): Promise<void>;
   /** Start the server again on the same data dir and port. */
@@ -147,7 +147,7 @@ export async function startK8ts(opts: StartOptions = {}): Promise<K8tsServer> {
       await new Promise<void>((resolve, reject) => {
         const t = setTimeout(() => reject(new Error(`agent did not start:\n${log}`)), 20_000);
         const check = () => {
-          if (log.includes('simulated nodes starting')) {
+          if (log.includes('simulated nodes starting') || log.includes('scheduler starting')) {
             clearTimeout(t);
             resolve();
           }

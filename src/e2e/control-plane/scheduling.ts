@@ -96,6 +96,24 @@ export function scheduling(srv: () => K8tsServer, ns: string): void {
     await k(['delete', 'pod', '-n', ns, '-l', 'app=spread', '--wait=false']);
   });
 
+  test('a pod naming a second scheduler waits for it, and that scheduler binds it', async () => {
+    await k(['apply', '-f', '-'], { input: pod(ns, 'custom', `  schedulerName: my-scheduler\n  containers: [{name: c, image: registry.local/app:1}]\n`) });
+    await new Promise((r) => setTimeout(r, 1500));
+    const before = JSON.parse(await k(['get', 'pod', 'custom', '-n', ns, '-o', 'json']));
+    assert.equal(before.spec.nodeName, undefined, 'the default scheduler must leave it alone');
+    const second = await srv().startAgent('scheduler', ['--scheduler-name', 'my-scheduler']);
+    try {
+      assert.match(await nodeOf('custom'), /^sim-[ab]$/);
+      const ev = await eventually(async () => {
+        const out = await k(['get', 'events', '-n', ns, '--field-selector', 'involvedObject.name=custom,reason=Scheduled', '-o', 'json']);
+        return JSON.parse(out).items[0];
+      }, 'Scheduled event');
+      assert.equal(ev.source.component, 'my-scheduler');
+    } finally {
+      await second.stop();
+    }
+  });
+
   test('a high-priority pod preempts lower-priority ones when nothing fits', async () => {
     await k(['apply', '-f', '-'], {
       input: `apiVersion: scheduling.k8s.io/v1
