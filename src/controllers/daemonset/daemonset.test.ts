@@ -2,15 +2,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { KubeObject } from '../../api/meta/v1.js';
 import type { Client } from '../../client/client.js';
-import { EventRecorder } from '../../client/events.js';
-import { InformerFactory } from '../../client/informer.js';
 import { R } from '../../client/resources.js';
-import { startTestApi, type TestApi } from '../../testing/api-harness.js';
-import { defaultControllerSettings, type ControllerContext } from '../context.js';
+import { startControlPlane, type ControlPlane } from '../../testing/control-plane-harness.js';
 import { DaemonSetController } from './daemonset.js';
 import { nodeShouldRunDaemonPod, targetNodeName } from './scheduling.js';
-
-const quiet = { info() {}, warn() {}, error() {}, debug() {} };
 
 async function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 10_000): Promise<T> {
   const end = Date.now() + ms;
@@ -54,27 +49,13 @@ describe('DaemonSet scheduling predicates', () => {
 });
 
 describe('DaemonSet controller', () => {
-  let api: TestApi;
+  let cp: ControlPlane;
   let c: Client;
-  const ac = new AbortController();
   const ns = 'default';
 
   before(async () => {
-    api = await startTestApi();
-    c = api.client('test');
-    const cc = api.client('kube-controller-manager');
-    const informers = new InformerFactory(cc);
-    const ctx: ControllerContext = {
-      client: cc,
-      informers,
-      recorder: (component) => new EventRecorder(cc, component),
-      log: quiet,
-      settings: { ...defaultControllerSettings(), workers: 2 },
-      signal: ac.signal,
-    };
-    new DaemonSetController().start(ctx);
-    informers.start(ac.signal);
-    await informers.waitForSync();
+    cp = await startControlPlane([new DaemonSetController()], { workers: 2 });
+    c = cp.client;
     for (const [name, taints] of [
       ['node-a', []],
       ['node-b', []],
@@ -86,8 +67,7 @@ describe('DaemonSet controller', () => {
   });
 
   after(async () => {
-    ac.abort();
-    await api.stop();
+    await cp.stop();
   });
 
   const livePods = async (app: string) =>

@@ -8,10 +8,11 @@ import type { KubeObject } from '../../api/meta/v1.js';
 import { byNamespace, keyOf, splitKey } from '../../client/informer.js';
 import { R } from '../../client/resources.js';
 import { isNotFound } from '../../client/transport.js';
-import { runWorkers, WorkQueue } from '../../client/workqueue.js';
+import { WorkQueue } from '../../client/workqueue.js';
 import { getScaledValueFromIntOrPercent } from '../../machinery/intstr.js';
 import { labelSelectorAsSelector } from '../../machinery/labels.js';
 import type { Controller, ControllerContext } from '../context.js';
+import { startWorkers } from '../workers.js';
 import { isPodReady } from '../endpoints/service-pods.js';
 
 const DELETION_TIMEOUT_MS = 2 * 60_000;
@@ -36,11 +37,7 @@ export class DisruptionController implements Controller {
       }
     };
     pods.addEventHandler({ add: onPod, update: (o, n) => (onPod(n), onPod(o)), delete: onPod });
-    ctx.signal.addEventListener('abort', () => this.queue.shutdown(), { once: true });
-    void (async () => {
-      await ctx.informers.waitForSync();
-      await runWorkers(this.queue, ctx.settings.workers, (k) => this.sync(ctx, k), (k, err) => ctx.log.debug({ err, k }, 'disruption: retry'));
-    })();
+    startWorkers(ctx, this.queue, 'disruption', (k) => this.sync(ctx, k));
   }
 
   /** Replicas of the pod's controller (following a ReplicaSet to its Deployment, as upstream). */

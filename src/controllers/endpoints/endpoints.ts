@@ -6,9 +6,10 @@ import type { KubeObject } from '../../api/meta/v1.js';
 import { byNamespace, keyOf, splitKey } from '../../client/informer.js';
 import { R } from '../../client/resources.js';
 import { isAlreadyExists, isConflict, isNotFound } from '../../client/transport.js';
-import { runWorkers, WorkQueue } from '../../client/workqueue.js';
+import { WorkQueue } from '../../client/workqueue.js';
 import type { Controller, ControllerContext } from '../context.js';
-import { isPodReady, nowRFC3339, podHasAddress, podsForService, resolveTargetPort, servicesForPod, type ServicePort } from './service-pods.js';
+import { startWorkers } from '../workers.js';
+import { isPodReady, nowRFC3339, podHasAddress, podsForService, resolveTargetPort, enqueueServicesOfPods, type ServicePort } from './service-pods.js';
 
 interface Address {
   ip: string;
@@ -72,24 +73,10 @@ export class EndpointsController implements Controller {
       update: (_o, s) => this.queue.add(keyOf(s)),
       delete: (s) => this.queue.add(keyOf(s)),
     });
-    const onPod = (p: KubeObject) => {
-      for (const s of servicesForPod(p, services.indexer.byIndex('namespace', p.metadata.namespace!))) this.queue.add(keyOf(s));
-    };
-    pods.addEventHandler({
-      add: onPod,
-      update: (o, n) => {
-        onPod(n);
-        if (JSON.stringify(o.metadata.labels) !== JSON.stringify(n.metadata.labels)) onPod(o);
-      },
-      delete: onPod,
-    });
+    enqueueServicesOfPods(services, pods, (key) => this.queue.add(key));
     // Someone changed or deleted a managed Endpoints object: put it back.
     endpoints.addEventHandler({ update: (_o, e) => this.queue.add(keyOf(e)), delete: (e) => this.queue.add(keyOf(e)) });
-    ctx.signal.addEventListener('abort', () => this.queue.shutdown(), { once: true });
-    void (async () => {
-      await ctx.informers.waitForSync();
-      await runWorkers(this.queue, ctx.settings.workers, (key) => this.sync(ctx, key), (key, err) => ctx.log.debug({ err, key }, 'endpoints: retry'));
-    })();
+    startWorkers(ctx, this.queue, 'endpoints', (k) => this.sync(ctx, k));
   }
 
   private async sync(ctx: ControllerContext, key: string): Promise<void> {

@@ -2,6 +2,7 @@
 // pod counts as ready, and how a Service port's targetPort resolves on a given pod.
 
 import type { KubeObject } from '../../api/meta/v1.js';
+import { keyOf, type SharedInformer } from '../../client/informer.js';
 import { selectorFromSet } from '../../machinery/labels.js';
 
 export interface ServicePort {
@@ -53,3 +54,21 @@ export function resolveTargetPort(sp: ServicePort, pod: KubeObject): number | un
 }
 
 export const nowRFC3339 = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+/**
+ * Calls `enqueue` with the key of every Service (from an informer indexed by 'namespace') that
+ * selects a pod that was added, changed or deleted; on a label change, both old and new ones.
+ */
+export function enqueueServicesOfPods(services: SharedInformer, pods: SharedInformer, enqueue: (serviceKey: string) => void): void {
+  const onPod = (p: KubeObject) => {
+    for (const s of servicesForPod(p, services.indexer.byIndex('namespace', p.metadata.namespace!))) enqueue(keyOf(s));
+  };
+  pods.addEventHandler({
+    add: onPod,
+    update: (o, n) => {
+      onPod(n);
+      if (JSON.stringify(o.metadata.labels) !== JSON.stringify(n.metadata.labels)) onPod(o);
+    },
+    delete: onPod,
+  });
+}

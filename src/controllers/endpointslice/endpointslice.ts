@@ -6,9 +6,10 @@ import type { KubeObject } from '../../api/meta/v1.js';
 import { byNamespace, keyOf, splitKey } from '../../client/informer.js';
 import { R } from '../../client/resources.js';
 import { isNotFound } from '../../client/transport.js';
-import { runWorkers, WorkQueue } from '../../client/workqueue.js';
+import { WorkQueue } from '../../client/workqueue.js';
 import type { Controller, ControllerContext } from '../context.js';
-import { isPodReady, podHasAddress, podsForService, resolveTargetPort, servicesForPod, type ServicePort } from '../endpoints/service-pods.js';
+import { startWorkers } from '../workers.js';
+import { isPodReady, podHasAddress, podsForService, resolveTargetPort, enqueueServicesOfPods, type ServicePort } from '../endpoints/service-pods.js';
 
 export const MANAGED_BY = 'endpointslice-controller.k8s.io';
 const MAX_ENDPOINTS = 100;
@@ -79,27 +80,13 @@ export class EndpointSliceController implements Controller {
       return svc && s.metadata.labels?.['endpointslice.kubernetes.io/managed-by'] === MANAGED_BY ? [`${s.metadata.namespace}/${svc}`] : [];
     });
     services.addEventHandler({ add: (s) => this.queue.add(keyOf(s)), update: (_o, s) => this.queue.add(keyOf(s)), delete: (s) => this.queue.add(keyOf(s)) });
-    const onPod = (p: KubeObject) => {
-      for (const s of servicesForPod(p, services.indexer.byIndex('namespace', p.metadata.namespace!))) this.queue.add(keyOf(s));
-    };
-    pods.addEventHandler({
-      add: onPod,
-      update: (o, n) => {
-        onPod(n);
-        if (JSON.stringify(o.metadata.labels) !== JSON.stringify(n.metadata.labels)) onPod(o);
-      },
-      delete: onPod,
-    });
+    enqueueServicesOfPods(services, pods, (key) => this.queue.add(key));
     const onSlice = (s: KubeObject) => {
       const svc = s.metadata.labels?.['kubernetes.io/service-name'];
       if (svc && s.metadata.labels?.['endpointslice.kubernetes.io/managed-by'] === MANAGED_BY) this.queue.add(`${s.metadata.namespace}/${svc}`);
     };
     slices.addEventHandler({ update: (_o, s) => onSlice(s), delete: onSlice });
-    ctx.signal.addEventListener('abort', () => this.queue.shutdown(), { once: true });
-    void (async () => {
-      await ctx.informers.waitForSync();
-      await runWorkers(this.queue, ctx.settings.workers, (key) => this.sync(ctx, key), (key, err) => ctx.log.debug({ err, key }, 'endpointslice: retry'));
-    })();
+    startWorkers(ctx, this.queue, 'endpointslice', (k) => this.sync(ctx, k));
   }
 
   private async sync(ctx: ControllerContext, key: string): Promise<void> {

@@ -8,10 +8,11 @@
 
 import type { KubeObject, OwnerReference } from '../../api/meta/v1.js';
 import type { ResourceClient } from '../../client/client.js';
-import { runWorkers, WorkQueue } from '../../client/workqueue.js';
+import { WorkQueue } from '../../client/workqueue.js';
 import type { GVR } from '../../client/resources.js';
 import { ApiError, isConflict, isNotFound } from '../../client/transport.js';
 import type { Controller, ControllerContext } from '../context.js';
+import { startWorkers } from '../workers.js';
 import { ResourceCatalog } from '../discovery.js';
 
 const ORPHAN = 'orphan';
@@ -49,13 +50,7 @@ export class GarbageCollector implements Controller {
         delete: (o) => this.forget(o),
       });
     }
-    ctx.signal.addEventListener('abort', () => this.queue.shutdown(), { once: true });
-    void (async () => {
-      await ctx.informers.waitForSync();
-      await runWorkers(this.queue, ctx.settings.workers * 4, (uid) => this.sync(ctx, uid), (uid, err) =>
-        ctx.log.debug({ err, uid }, 'garbage collector: retry'),
-      );
-    })();
+    startWorkers(ctx, this.queue, 'garbage collector', (k) => this.sync(ctx, k), ctx.settings.workers * 4);
   }
 
   private observe(gvr: GVR, o: KubeObject): void {

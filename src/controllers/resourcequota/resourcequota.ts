@@ -9,9 +9,10 @@ import type { KubeObject } from '../../api/meta/v1.js';
 import { byNamespace, keyOf } from '../../client/informer.js';
 import { R, type GVR } from '../../client/resources.js';
 import { isNotFound } from '../../client/transport.js';
-import { runWorkers, WorkQueue } from '../../client/workqueue.js';
+import { WorkQueue } from '../../client/workqueue.js';
 import { canonicalQuantity, quantityFrom, type Quantity } from '../../machinery/quantity.js';
 import type { Controller, ControllerContext } from '../context.js';
+import { startWorkers } from '../workers.js';
 
 const COUNTED: Record<string, GVR> = {
   pods: R.pods,
@@ -75,14 +76,10 @@ export class ResourceQuotaController implements Controller {
         },
       });
     }
-    ctx.signal.addEventListener('abort', () => this.queue.shutdown(), { once: true });
     const timer = setInterval(() => quotas.indexer.list().forEach((q) => this.queue.add(keyOf(q))), this.resyncMs);
     timer.unref();
     ctx.signal.addEventListener('abort', () => clearInterval(timer), { once: true });
-    void (async () => {
-      await ctx.informers.waitForSync();
-      await runWorkers(this.queue, ctx.settings.workers, (k) => this.sync(ctx, k), (k, err) => ctx.log.debug({ err, k }, 'resourcequota: retry'));
-    })();
+    startWorkers(ctx, this.queue, 'resourcequota', (k) => this.sync(ctx, k));
   }
 
   private list(ctx: ControllerContext, gvr: GVR, ns: string): KubeObject[] {

@@ -5,8 +5,9 @@
 import type { KubeObject } from '../../api/meta/v1.js';
 import { R } from '../../client/resources.js';
 import { isAlreadyExists, isNotFound } from '../../client/transport.js';
-import { runWorkers, WorkQueue } from '../../client/workqueue.js';
+import { WorkQueue } from '../../client/workqueue.js';
 import type { Controller, ControllerContext } from '../context.js';
+import { startWorkers } from '../workers.js';
 
 export const ROOT_CA_CONFIGMAP = 'kube-root-ca.crt';
 
@@ -22,11 +23,7 @@ export class RootCAPublisher implements Controller {
     namespaces.addEventHandler({ add: (n) => this.queue.add(n.metadata.name!), update: (_o, n) => this.queue.add(n.metadata.name!) });
     const onCM = (c: KubeObject) => c.metadata.name === ROOT_CA_CONFIGMAP && this.queue.add(c.metadata.namespace!);
     cms.addEventHandler({ update: (_o, c) => onCM(c), delete: onCM });
-    ctx.signal.addEventListener('abort', () => this.queue.shutdown(), { once: true });
-    void (async () => {
-      await ctx.informers.waitForSync();
-      await runWorkers(this.queue, ctx.settings.workers, (ns) => this.sync(ctx, ns), (ns, err) => ctx.log.debug({ err, ns }, 'root-ca: retry'));
-    })();
+    startWorkers(ctx, this.queue, 'root-ca', (k) => this.sync(ctx, k));
   }
 
   private async sync(ctx: ControllerContext, ns: string): Promise<void> {

@@ -4,8 +4,9 @@
 import type { KubeObject } from '../../api/meta/v1.js';
 import { R } from '../../client/resources.js';
 import { isAlreadyExists, isNotFound } from '../../client/transport.js';
-import { runWorkers, WorkQueue } from '../../client/workqueue.js';
+import { WorkQueue } from '../../client/workqueue.js';
 import type { Controller, ControllerContext } from '../context.js';
+import { startWorkers } from '../workers.js';
 
 export class ServiceAccountController implements Controller {
   readonly name = 'serviceaccount';
@@ -16,11 +17,7 @@ export class ServiceAccountController implements Controller {
     const sas = ctx.informers.for(R.serviceaccounts);
     namespaces.addEventHandler({ add: (n) => this.queue.add(n.metadata.name!), update: (_o, n) => this.queue.add(n.metadata.name!) });
     sas.addEventHandler({ delete: (s: KubeObject) => s.metadata.name === 'default' && this.queue.add(s.metadata.namespace!) });
-    ctx.signal.addEventListener('abort', () => this.queue.shutdown(), { once: true });
-    void (async () => {
-      await ctx.informers.waitForSync();
-      await runWorkers(this.queue, ctx.settings.workers, (ns) => this.sync(ctx, ns), (ns, err) => ctx.log.debug({ err, ns }, 'serviceaccount: retry'));
-    })();
+    startWorkers(ctx, this.queue, 'serviceaccount', (k) => this.sync(ctx, k));
   }
 
   private async sync(ctx: ControllerContext, ns: string): Promise<void> {

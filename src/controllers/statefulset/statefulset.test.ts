@@ -2,15 +2,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { KubeObject } from '../../api/meta/v1.js';
 import type { Client } from '../../client/client.js';
-import { EventRecorder } from '../../client/events.js';
-import { InformerFactory } from '../../client/informer.js';
 import { R } from '../../client/resources.js';
 import { isNotFound } from '../../client/transport.js';
-import { startTestApi, type TestApi } from '../../testing/api-harness.js';
-import { defaultControllerSettings, type ControllerContext } from '../context.js';
+import { startControlPlane, type ControlPlane } from '../../testing/control-plane-harness.js';
 import { StatefulSetController } from './statefulset.js';
-
-const quiet = { info() {}, warn() {}, error() {}, debug() {} };
 
 async function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 10_000): Promise<T> {
   const end = Date.now() + ms;
@@ -46,32 +41,17 @@ function setSpec(name: string, opts: { replicas?: number; parallel?: boolean; cl
 }
 
 describe('StatefulSet controller', () => {
-  let api: TestApi;
+  let cp: ControlPlane;
   let c: Client;
-  const ac = new AbortController();
   const ns = 'default';
 
   before(async () => {
-    api = await startTestApi();
-    c = api.client('test');
-    const cc = api.client('kube-controller-manager');
-    const informers = new InformerFactory(cc);
-    const ctx: ControllerContext = {
-      client: cc,
-      informers,
-      recorder: (component) => new EventRecorder(cc, component),
-      log: quiet,
-      settings: { ...defaultControllerSettings(), workers: 2 },
-      signal: ac.signal,
-    };
-    new StatefulSetController().start(ctx);
-    informers.start(ac.signal);
-    await informers.waitForSync();
+    cp = await startControlPlane([new StatefulSetController()], { workers: 2 });
+    c = cp.client;
   });
 
   after(async () => {
-    ac.abort();
-    await api.stop();
+    await cp.stop();
   });
 
   const pods = () => c.resource(R.pods);
