@@ -85,6 +85,7 @@ export async function runAgent(argv: string[], mode: 'agent' | 'sim'): Promise<v
   const kubeconfig = values.kubeconfig ?? process.env.KUBECONFIG ?? join(values['data-dir'] ?? defaultDataDir(), 'kubeconfig');
   const cfg = loadKubeconfig(kubeconfig, 'k8ts-agent');
   const client = new Client(new HttpTransport(cfg), 'k8ts-agent');
+  const heartbeatClient = new Client(new HttpTransport(cfg), 'k8ts-agent');
   const labels = parseKV(values['node-labels']);
   const taints = parseTaints(values['register-with-taints']);
   const capacity = parseKV(values.capacity);
@@ -105,6 +106,7 @@ export async function runAgent(argv: string[], mode: 'agent' | 'sim'): Promise<v
   }
   const sim = new SimulatedNodes({
     client,
+    heartbeatClient,
     nodes,
     leaseRenewMs: parseSimpleDuration(values['lease-renew-interval'] ?? '10s'),
     log,
@@ -114,6 +116,7 @@ export async function runAgent(argv: string[], mode: 'agent' | 'sim'): Promise<v
     log.info({ signal: sig }, 'stopping');
     ac.abort();
     client.close();
+    heartbeatClient.close();
     setTimeout(() => process.exit(0), 100).unref();
     setTimeout(() => process.kill(process.pid, 'SIGKILL'), 5_000).unref();
   };

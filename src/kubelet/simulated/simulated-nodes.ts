@@ -28,6 +28,11 @@ export interface SimulatedNodeSpec {
 
 export interface SimulatedNodesOptions {
   client: Client;
+  /**
+   * A separate client (own connections) for Leases and node status, so thousands of heartbeats
+   * never queue pod status writes behind them, nor the other way round. Default: `client`.
+   */
+  heartbeatClient?: Client;
   nodes: SimulatedNodeSpec[];
   /** Lease renew interval (upstream: 10 s; lease duration 40 s). */
   leaseRenewMs?: number;
@@ -67,6 +72,10 @@ export class SimulatedNodes {
     this.pods.addEventHandler({ add: enqueue, update: (_o, n) => enqueue(n) });
   }
 
+  private get heartbeats_(): Client {
+    return this.o.heartbeatClient ?? this.o.client;
+  }
+
   get nodeNames(): string[] {
     return [...this.nodes.keys()];
   }
@@ -80,7 +89,7 @@ export class SimulatedNodes {
     void this.pods.run(signal);
     void this.heartbeats(signal);
     await this.pods.waitForSync();
-    await runWorkers(this.queue, this.o.workers ?? 8, (key) => this.syncPod(key), (key, err) => this.o.log?.debug({ err, key }, 'simulated pod sync retry'));
+    await runWorkers(this.queue, this.o.workers ?? 16, (key) => this.syncPod(key), (key, err) => this.o.log?.debug({ err, key }, 'simulated pod sync retry'));
   }
 
   private nodeObject(st: NodeState): KubeObject {
@@ -171,14 +180,14 @@ export class SimulatedNodes {
   }
 
   private async renewLease(st: NodeState): Promise<void> {
-    const leases = this.o.client.resource(R.leases);
+    const leases = this.heartbeats_.resource(R.leases);
     const name = st.spec.name;
     const spec = { holderIdentity: name, leaseDurationSeconds: 40, renewTime: microTime() };
     try {
       await leases.patch('kube-node-lease', name, 'merge', { spec });
     } catch (e) {
       if (!isNotFound(e)) throw e;
-      const node = await this.o.client.resource(R.nodes).get(undefined, name);
+      const node = await this.heartbeats_.resource(R.nodes).get(undefined, name);
       await leases.create('kube-node-lease', {
         metadata: { name, namespace: 'kube-node-lease', ownerReferences: [{ apiVersion: 'v1', kind: 'Node', name, uid: node.metadata.uid! }] },
         spec,
@@ -209,7 +218,7 @@ export class SimulatedNodes {
   }
 
   private async refreshNode(st: NodeState): Promise<void> {
-    const nodes = this.o.client.resource(R.nodes);
+    const nodes = this.heartbeats_.resource(R.nodes);
     const node = await nodes.patch(undefined, st.spec.name, 'merge', { status: this.nodeStatus(st) }, { subresource: 'status' });
     st.podCIDR = node.spec?.podCIDR;
   }
