@@ -17,7 +17,8 @@ export class ResourceCatalog {
     for (const d of defs) {
       const gvr = toGVR(d);
       const k = `${d.group}/${d.kind}`;
-      if (!this.byKind.has(k) || d.preferred !== false) this.byKind.set(`${d.group}/${d.version}/${d.kind}`, gvr);
+      this.byKind.set(`${d.group}/${d.version}/${d.kind}`, gvr);
+      // Any version of the kind maps to the group's preferred one.
       if (!this.byKind.has(k) || d.preferred !== false) this.byKind.set(k, gvr);
       const verbs = d.verbs ?? ['list', 'watch', 'delete'];
       if (!d.storage && verbs.includes('list') && verbs.includes('watch') && verbs.includes('delete')) stored.push(gvr);
