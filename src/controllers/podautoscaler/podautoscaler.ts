@@ -1,24 +1,28 @@
-// The horizontal pod autoscaler (upstream's pkg/controller/podautoscaler), for Resource metrics:
-// every sync period each HPA reads its target's `scale` subresource, the pods it selects and
-// their usage from a MetricsSource, computes the replica count as upstream's replica calculator
-// (ratio to target with 10% tolerance; pods without metrics assumed at 100% when scaling down
-// and 0% when scaling up; unready pods ignored when scaling up), applies `behavior`
-// (stabilization windows and rate policies) and min/max, writes the scale and the HPA status
-// with upstream's conditions and events.
+// The horizontal pod autoscaler (upstream's pkg/controller/podautoscaler/horizontal.go). Every
+// sync period each HPA reads its target's `scale` subresource, computes a replica count per
+// metric (Resource and ContainerResource through a MetricsSource and the replica calculator;
+// Pods, Object and External metrics have no source here and fail as upstream does without a
+// custom or external metrics API), takes the largest, stabilizes and rate-limits it (`behavior`,
+// or upstream's legacy rules when there is none), clamps it to min/max, writes the scale, and
+// records conditions (AbleToScale, ScalingActive, ScalingLimited), status and events with
+// upstream's reasons and messages. Recommendations and scale events live in memory, as upstream.
 
 import type { KubeObject } from '../../api/meta/v1.js';
-import { keyOf, splitKey } from '../../client/informer.js';
+import { byNamespace, keyOf, splitKey } from '../../client/informer.js';
 import { R, type GVR } from '../../client/resources.js';
-import { ApiError, isNotFound } from '../../client/transport.js';
-import { runWorkers, WorkQueue } from '../../client/workqueue.js';
-import { parseSelector } from '../../machinery/labels.js';
-import { quantityFrom } from '../../machinery/quantity.js';
+import { isNotFound } from '../../client/transport.js';
+import { WorkQueue } from '../../client/workqueue.js';
+import { parseSelector, type Selector } from '../../machinery/labels.js';
+import { Quantity, quantityFrom } from '../../machinery/quantity.js';
 import type { Controller, ControllerContext } from '../context.js';
+import { startWorkers } from '../workers.js';
 import { MetricsApiSource, type MetricsSource } from './metrics.js';
+import { defaultCalculatorOptions, podMetricsInfo, ReplicaCalculator, type CalculatorOptions } from './replica-calculator.js';
 
-const TOLERANCE = 0.1;
-const rfc = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+export { StaticMetricsSource, MetricsApiSource, type MetricsSource, type PodMetrics } from './metrics.js';
+export { ReplicaCalculator } from './replica-calculator.js';
 
+/** Scale targets the controller knows, by "group/Kind" (upstream asks the REST mapper). */
 const SCALABLE: Record<string, GVR> = {
   'apps/Deployment': R.deployments,
   'apps/ReplicaSet': R.replicasets,
@@ -26,345 +30,612 @@ const SCALABLE: Record<string, GVR> = {
   '/ReplicationController': R.replicationcontrollers,
 };
 
+const SCALE_UP_LIMIT_FACTOR = 2;
+const SCALE_UP_LIMIT_MINIMUM = 4;
+
 interface Policy {
   type: 'Pods' | 'Percent';
   value: number;
   periodSeconds: number;
 }
 interface Rules {
-  stabilizationWindowSeconds?: number;
-  selectPolicy?: 'Max' | 'Min' | 'Disabled';
-  policies?: Policy[];
+  stabilizationWindowSeconds: number;
+  selectPolicy: 'Max' | 'Min' | 'Disabled';
+  policies: Policy[];
+}
+interface Condition {
+  type: string;
+  status: string;
+  lastTransitionTime?: string;
+  reason?: string;
+  message?: string;
+}
+interface MetricStatus {
+  type: string;
+  [k: string]: unknown;
+}
+interface Status {
+  currentReplicas: number;
+  desiredReplicas: number;
+  lastScaleTime?: string;
+  currentMetrics?: MetricStatus[];
+  conditions?: Condition[];
+  observedGeneration?: number;
 }
 
-const DEFAULT_UP: Required<Rules> = { stabilizationWindowSeconds: 0, selectPolicy: 'Max', policies: [{ type: 'Pods', value: 4, periodSeconds: 15 }, { type: 'Percent', value: 100, periodSeconds: 15 }] };
-const DEFAULT_DOWN: Required<Rules> = { stabilizationWindowSeconds: 300, selectPolicy: 'Max', policies: [{ type: 'Percent', value: 100, periodSeconds: 15 }] };
+const rfc3339 = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+const milliQuantity = (m: number) => Quantity.fromMilli(Math.trunc(m)).toString();
 
-function milli(q: unknown): number {
-  try {
-    return quantityFrom(q).milliValue();
-  } catch {
-    return 0;
-  }
-}
-
-function podReady(p: KubeObject): boolean {
-  return p.status?.phase === 'Running' && (p.status?.conditions ?? []).some((c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True');
-}
-
-export interface ReplicaCalculation {
-  replicas: number;
-  utilization?: number;
-  averageValueMilli: number;
-}
-
-/**
- * Upstream's GetResourceReplicas: `usage` (milli-units) by pod name for pods with metrics,
- * `requests` by pod name; target as utilization percent or average value (milli).
- */
-export function calculateReplicas(
-  current: number,
-  pods: KubeObject[],
-  usage: Map<string, number>,
-  requests: Map<string, number>,
-  target: { utilization?: number; averageValueMilli?: number },
-): ReplicaCalculation {
-  const ready: string[] = [];
-  const unready: string[] = [];
-  const missing: string[] = [];
-  for (const p of pods) {
-    const name = p.metadata.name!;
-    if (p.metadata.deletionTimestamp || p.status?.phase === 'Failed' || p.status?.phase === 'Succeeded') continue;
-    if (!usage.has(name)) missing.push(name);
-    else if (!podReady(p)) unready.push(name);
-    else ready.push(name);
-  }
-  const ratioOf = (names: string[], extra: (n: string) => number | undefined) => {
-    let used = 0;
-    let req = 0;
-    for (const n of names) {
-      used += extra(n) ?? usage.get(n) ?? 0;
-      req += requests.get(n) ?? 0;
-    }
-    if (target.utilization !== undefined) {
-      const util = req > 0 ? (used * 100) / req : 0;
-      return { ratio: util / target.utilization, utilization: Math.round(util), avg: names.length ? used / names.length : 0 };
-    }
-    const avg = names.length ? used / names.length : 0;
-    return { ratio: avg / (target.averageValueMilli || 1), utilization: undefined, avg };
-  };
-  if (!ready.length && !missing.length && !unready.length) return { replicas: 0, averageValueMilli: 0 };
-  const base = ratioOf(ready, () => undefined);
-  const rebalanceIgnored = unready.length > 0 && base.ratio > 1;
-  if (!rebalanceIgnored && !missing.length) {
-    if (Math.abs(1 - base.ratio) <= TOLERANCE) return { replicas: current, utilization: base.utilization, averageValueMilli: base.avg };
-    return { replicas: Math.ceil(base.ratio * ready.length), utilization: base.utilization, averageValueMilli: base.avg };
-  }
-  // Fill in the pods without usable metrics in the direction that dampens the change.
-  const scaleUp = base.ratio > 1;
-  const fill = (n: string) => {
-    if (missing.includes(n)) return scaleUp ? 0 : (target.utilization !== undefined ? requests.get(n) ?? 0 : target.averageValueMilli ?? 0);
-    if (unready.includes(n)) return 0;
-    return undefined;
-  };
-  const names = [...ready, ...missing, ...(rebalanceIgnored ? unready : [])];
-  const adjusted = ratioOf(names, fill);
-  if (Math.abs(1 - adjusted.ratio) <= TOLERANCE || (adjusted.ratio > 1) !== scaleUp) return { replicas: current, utilization: base.utilization, averageValueMilli: base.avg };
-  const replicas = Math.ceil(adjusted.ratio * names.length);
-  if ((scaleUp && replicas < current) || (!scaleUp && replicas > current)) return { replicas: current, utilization: base.utilization, averageValueMilli: base.avg };
-  return { replicas, utilization: base.utilization, averageValueMilli: base.avg };
-}
-
-interface Recommendation {
-  at: number;
-  replicas: number;
-}
-interface ScaleEvent {
-  at: number;
-  delta: number;
-}
+/** Errors whose text is the message upstream would carry. */
+class HPAError extends Error {}
 
 export interface PodAutoscalerOptions {
+  /** Where pod usage comes from; default the resource metrics API through the client. */
   metrics?: MetricsSource;
   /** --horizontal-pod-autoscaler-sync-period (default 15 s). */
   syncPeriodMs?: number;
+  /** --horizontal-pod-autoscaler-downscale-stabilization (default 5 min). */
+  downscaleStabilizationMs?: number;
+  /** --horizontal-pod-autoscaler-tolerance (0.1), -cpu-initialization-period (5 min), -initial-readiness-delay (30 s). */
+  calculator?: Partial<CalculatorOptions>;
 }
 
 export class HorizontalPodAutoscalerController implements Controller {
   readonly name = 'horizontalpodautoscaling';
   private readonly queue = new WorkQueue<string>();
-  private readonly recommendations = new Map<string, Recommendation[]>();
-  private readonly scaleEvents = new Map<string, { up: ScaleEvent[]; down: ScaleEvent[] }>();
+  private readonly recommendations = new Map<string, { at: number; replicas: number }[]>();
+  private readonly scaleUpEvents = new Map<string, { at: number; change: number }[]>();
+  private readonly scaleDownEvents = new Map<string, { at: number; change: number }[]>();
+  /** The last selector each HPA used, to detect pods claimed by two HPAs. */
+  private readonly selectors = new Map<string, Selector>();
+  private readonly syncPeriod: number;
+  private readonly downscaleWindow: number;
+  private readonly calc: ReplicaCalculator;
 
-  constructor(private readonly opts: PodAutoscalerOptions = {}) {}
+  constructor(private readonly opts: PodAutoscalerOptions = {}) {
+    this.syncPeriod = opts.syncPeriodMs ?? 15_000;
+    this.downscaleWindow = opts.downscaleStabilizationMs ?? 5 * 60_000;
+    this.calc = new ReplicaCalculator({ ...defaultCalculatorOptions(), ...opts.calculator });
+  }
 
   start(ctx: ControllerContext): void {
     const hpas = ctx.informers.for(R.horizontalpodautoscalers);
-    ctx.informers.for(R.pods);
+    ctx.informers.for(R.pods).addIndex('namespace', byNamespace);
     const metrics = this.opts.metrics ?? new MetricsApiSource(ctx.client);
+    const forget = (key: string) => {
+      this.recommendations.delete(key);
+      this.scaleUpEvents.delete(key);
+      this.scaleDownEvents.delete(key);
+      this.selectors.delete(key);
+    };
     hpas.addEventHandler({
       add: (h) => this.queue.add(keyOf(h)),
+      // Our own status writes do not change the generation; spec edits do.
       update: (o, h) => o.metadata.generation !== h.metadata.generation && this.queue.add(keyOf(h)),
-      delete: (h) => {
-        this.recommendations.delete(keyOf(h));
-        this.scaleEvents.delete(keyOf(h));
-      },
+      delete: (h) => forget(keyOf(h)),
     });
-    ctx.signal.addEventListener('abort', () => this.queue.shutdown(), { once: true });
-    const period = this.opts.syncPeriodMs ?? 15_000;
-    void (async () => {
-      await ctx.informers.waitForSync();
-      await runWorkers(
-        this.queue,
-        ctx.settings.workers,
-        async (k) => {
-          try {
-            await this.sync(ctx, k, metrics);
-          } finally {
-            // Level-triggered on a timer, as upstream's resync.
-            if (hpas.indexer.get(k)) this.queue.addAfter(k, period);
-          }
-        },
-        (k, err) => ctx.log.debug({ err, k }, 'hpa: retry'),
-      );
-    })();
+    startWorkers(ctx, this.queue, 'horizontalpodautoscaling', async (key) => {
+      if (!hpas.indexer.get(key)) return forget(key);
+      try {
+        await this.reconcile(ctx, key, metrics);
+      } catch (err) {
+        // Upstream only logs: the next resync is the retry.
+        ctx.log.debug({ err, key }, 'hpa: reconcile failed');
+      }
+      if (hpas.indexer.get(key)) this.queue.addAfter(key, this.syncPeriod);
+    });
   }
 
-  private async sync(ctx: ControllerContext, key: string, metrics: MetricsSource): Promise<void> {
-    const hpa = ctx.informers.for(R.horizontalpodautoscalers).indexer.get(key);
-    if (!hpa) return;
-    const { namespace } = splitKey(key);
-    const ref = hpa.spec?.scaleTargetRef ?? {};
-    const group = String(ref.apiVersion ?? '').includes('/') ? String(ref.apiVersion).split('/')[0] : '';
-    const gvr = SCALABLE[`${group}/${ref.kind}`];
+  private async reconcile(ctx: ControllerContext, key: string, metricsSource: MetricsSource): Promise<void> {
+    const shared = ctx.informers.for(R.horizontalpodautoscalers).indexer.get(key);
+    if (!shared) return;
+    const hpa = structuredClone(shared);
+    const { namespace } = splitKey(key) as { namespace: string };
+    const original = structuredClone(hpa.status ?? {}) as Status;
+    const status: Status = { ...structuredClone(original), currentReplicas: original.currentReplicas ?? 0, desiredReplicas: original.desiredReplicas ?? 0 };
+    delete status.observedGeneration;
     const recorder = ctx.recorder('horizontal-pod-autoscaler');
     const now = ctx.settings.now();
-    const conditions = new Map<string, Record<string, unknown>>();
-    const cond = (type: string, status: string, reason: string, message: string) => conditions.set(type, { type, status, reason, message });
-    const finish = async (status: Record<string, unknown>) => {
-      const old = (hpa.status?.conditions ?? []) as { type: string; status: string; lastTransitionTime?: string }[];
-      const conds = [...conditions.values()].map((c) => {
-        const prev = old.find((o) => o.type === c.type);
-        return { ...c, lastTransitionTime: prev && prev.status === c.status ? prev.lastTransitionTime : rfc(now) };
-      });
-      try {
-        await ctx.client.resource(R.horizontalpodautoscalers).patch(namespace, hpa.metadata.name!, 'merge', { status: { ...status, observedGeneration: hpa.metadata.generation, conditions: conds } }, { subresource: 'status' });
-      } catch (e) {
-        if (!isNotFound(e)) throw e;
-      }
+    const nowMs = now.getTime();
+    const setCondition = (type: string, st: 'True' | 'False', reason: string, message: string) => {
+      const list = (status.conditions ??= []);
+      let c = list.find((x) => x.type === type);
+      if (!c) list.push((c = { type, status: '' }));
+      if (c.status !== st) c.lastTransitionTime = rfc3339(now);
+      c.status = st;
+      c.reason = reason;
+      c.message = message;
     };
-    if (!gvr) {
-      cond('AbleToScale', 'False', 'FailedGetScale', `the HPA controller was unable to get the target's current scale: no matches for kind "${ref.kind}" in group "${group}"`);
-      recorder.event(hpa, 'Warning', 'FailedGetScale', `no matches for kind "${ref.kind}" in group "${group}"`);
-      return finish({ currentReplicas: hpa.status?.currentReplicas ?? 0, desiredReplicas: hpa.status?.desiredReplicas ?? 0 });
-    }
-    const scalePath = `${gvr.group ? `/apis/${gvr.group}/${gvr.version}` : '/api/v1'}/namespaces/${namespace}/${gvr.plural}/${encodeURIComponent(ref.name)}/scale`;
+    const save = () => this.updateStatusIfNeeded(ctx, hpa, original, status);
+
+    const spec = hpa.spec ?? {};
+    const ref = spec.scaleTargetRef ?? {};
+    const apiVersion = String(ref.apiVersion ?? '');
+    const group = apiVersion.includes('/') ? apiVersion.split('/')[0]! : '';
+    const gvr = SCALABLE[`${group}/${ref.kind}`];
+    const failedGetScale = async (msg: string) => {
+      recorder.event(hpa, 'Warning', 'FailedGetScale', msg);
+      setCondition('AbleToScale', 'False', 'FailedGetScale', `the HPA controller was unable to get the target's current scale: ${msg}`);
+      await save();
+    };
+    if (!gvr) return failedGetScale(`no matches for kind "${ref.kind}" in group "${group}"`);
+    const scalePath = `${gvr.group ? `/apis/${gvr.group}/${gvr.version}` : '/api/v1'}/namespaces/${encodeURIComponent(namespace)}/${gvr.plural}/${encodeURIComponent(ref.name)}/scale`;
     let scale: KubeObject;
     try {
       scale = await ctx.client.request<KubeObject>('GET', scalePath);
     } catch (e) {
-      const msg = e instanceof ApiError ? e.message : String(e);
-      cond('AbleToScale', 'False', 'FailedGetScale', `the HPA controller was unable to get the target's current scale: ${msg}`);
-      recorder.event(hpa, 'Warning', 'FailedGetScale', msg);
-      return finish({ currentReplicas: hpa.status?.currentReplicas ?? 0, desiredReplicas: hpa.status?.desiredReplicas ?? 0 });
+      return failedGetScale((e as Error).message);
     }
-    const current: number = scale.spec?.replicas ?? 0;
-    const minReplicas: number = hpa.spec?.minReplicas ?? 1;
-    const maxReplicas: number = hpa.spec?.maxReplicas ?? current;
-    if (current === 0 && minReplicas > 0) {
+    setCondition('AbleToScale', 'True', 'SucceededGetScale', "the HPA controller was able to get the target's current scale");
+    const currentReplicas: number = scale.spec?.replicas ?? 0;
+    if (!this.recommendations.has(key)) this.recommendations.set(key, [{ at: nowMs, replicas: currentReplicas }]);
+
+    const minReplicas: number = spec.minReplicas ?? 1;
+    const maxReplicas: number = spec.maxReplicas;
+    let desiredReplicas = 0;
+    let rescaleReason = '';
+    let rescale = true;
+    let metricStatuses: MetricStatus[] | undefined;
+
+    if (currentReplicas === 0 && minReplicas !== 0) {
       // Scaled to zero by hand: autoscaling is off until someone scales it up again.
-      cond('AbleToScale', 'True', 'SucceededGetScale', 'the HPA controller was able to get the target\'s current scale');
-      cond('ScalingActive', 'False', 'ScalingDisabled', 'scaling is disabled since the replica count of the target is zero');
-      return finish({ currentReplicas: 0, desiredReplicas: 0 });
-    }
-    // Metrics: the largest recommendation over all metrics wins.
-    let proposal = 0;
-    let reason = '';
-    const currentMetrics: unknown[] = [];
-    let metricError: { reason: string; message: string } | undefined;
-    const selector = scale.status?.selector ?? '';
-    const pods = selector ? ctx.informers.for(R.pods).indexer.list().filter((p) => p.metadata.namespace === namespace && parseSelector(selector).matches(p.metadata.labels ?? {})) : [];
-    for (const m of (hpa.spec?.metrics ?? [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 80 } } }]) as Record<string, any>[]) { // eslint-disable-line @typescript-eslint/no-explicit-any
-      if (m.type !== 'Resource' && m.type !== 'ContainerResource') {
-        metricError = { reason: `FailedGet${m.type}Metric`, message: `the HPA was unable to compute the replica count: ${m.type} metrics are not supported yet` };
-        continue;
+      desiredReplicas = 0;
+      rescale = false;
+      setCondition('ScalingActive', 'False', 'ScalingDisabled', 'scaling is disabled since the replica count of the target is zero');
+    } else if (currentReplicas > maxReplicas) {
+      rescaleReason = 'Current number of replicas above Spec.MaxReplicas';
+      desiredReplicas = maxReplicas;
+    } else if (currentReplicas < minReplicas) {
+      rescaleReason = 'Current number of replicas below Spec.MinReplicas';
+      desiredReplicas = minReplicas;
+    } else {
+      const computed = await this.computeReplicasForMetrics(ctx, key, hpa, scale, namespace, metricsSource, setCondition, nowMs);
+      metricStatuses = computed.statuses;
+      if (computed.replicas === -1) {
+        status.currentReplicas = currentReplicas;
+        if (metricStatuses) status.currentMetrics = metricStatuses;
+        else delete status.currentMetrics;
+        await save();
+        recorder.event(hpa, 'Warning', 'FailedComputeMetricsReplicas', computed.error!);
+        return;
       }
-      const res = m.resource ?? m.containerResource;
-      const rname: string = res?.name ?? 'cpu';
-      const t = res?.target ?? {};
-      const utilization = t.type === 'Utilization' ? (t.averageUtilization as number) : undefined;
-      const averageValueMilli = t.type === 'AverageValue' ? milli(t.averageValue) : undefined;
-      let items;
+      let rescaleMetric = '';
+      if (computed.replicas > desiredReplicas) {
+        desiredReplicas = computed.replicas;
+        rescaleMetric = computed.metric;
+      }
+      if (desiredReplicas > currentReplicas) rescaleReason = `${rescaleMetric} above target`;
+      if (desiredReplicas < currentReplicas) rescaleReason = 'All metrics below target';
+      desiredReplicas = spec.behavior
+        ? this.normalizeWithBehaviors(key, spec, currentReplicas, desiredReplicas, minReplicas, nowMs, setCondition)
+        : this.normalizeLegacy(key, spec, currentReplicas, desiredReplicas, minReplicas, nowMs, setCondition);
+      rescale = desiredReplicas !== currentReplicas;
+    }
+
+    if (rescale) {
       try {
-        items = await metrics.podMetrics(namespace!, selector);
-        if (!items.length) throw new Error(`unable to get metrics for resource ${rname}: no metrics returned from resource metrics API`);
+        await ctx.client.request('PUT', scalePath, { body: { ...scale, spec: { ...scale.spec, replicas: desiredReplicas } } });
       } catch (e) {
-        const detail = e instanceof ApiError ? `unable to get metrics for resource ${rname}: unable to fetch metrics from resource metrics API: ${e.message}` : (e as Error).message;
-        metricError = { reason: 'FailedGetResourceMetric', message: `the HPA was unable to compute the replica count: failed to get ${rname} utilization: ${detail}` };
-        recorder.event(hpa, 'Warning', 'FailedGetResourceMetric', `failed to get ${rname} utilization: ${detail}`);
-        continue;
+        const msg = (e as Error).message;
+        recorder.event(hpa, 'Warning', 'FailedRescale', `New size: ${desiredReplicas}; reason: ${rescaleReason}; error: ${msg}`);
+        setCondition('AbleToScale', 'False', 'FailedUpdateScale', `the HPA controller was unable to update the target scale: ${msg}`);
+        status.currentReplicas = currentReplicas;
+        if (metricStatuses) status.currentMetrics = metricStatuses;
+        else delete status.currentMetrics;
+        await save();
+        return;
       }
-      const usage = new Map<string, number>();
-      for (const it of items) {
-        const cs = m.type === 'ContainerResource' ? it.containers.filter((c) => c.name === m.containerResource.container) : it.containers;
-        usage.set(it.metadata.name, cs.reduce((a, c) => a + milli(c.usage[rname]), 0));
-      }
-      const requests = new Map<string, number>();
-      let missingRequest: string | undefined;
-      for (const p of pods) {
-        let sum = 0;
-        for (const c of p.spec?.containers ?? []) {
-          if (m.type === 'ContainerResource' && c.name !== m.containerResource.container) continue;
-          const r = c.resources?.requests?.[rname];
-          if (r === undefined && utilization !== undefined) missingRequest ??= `missing request for ${rname} in container ${c.name} of Pod ${p.metadata.name}`;
-          sum += milli(r ?? 0);
-        }
-        requests.set(p.metadata.name!, sum);
-      }
-      if (missingRequest) {
-        metricError = { reason: 'FailedGetResourceMetric', message: `the HPA was unable to compute the replica count: failed to get ${rname} utilization: ${missingRequest}` };
-        recorder.event(hpa, 'Warning', 'FailedGetResourceMetric', `failed to get ${rname} utilization: ${missingRequest}`);
-        continue;
-      }
-      const calc = calculateReplicas(current, pods, usage, requests, { utilization, averageValueMilli });
-      currentMetrics.push({
-        type: 'Resource',
-        resource: { name: rname, current: { averageValue: `${Math.round(calc.averageValueMilli)}m`, ...(calc.utilization !== undefined ? { averageUtilization: calc.utilization } : {}) } },
-      });
-      if (calc.replicas > proposal) {
-        proposal = calc.replicas;
-        reason = `${rname} resource ${utilization !== undefined ? 'utilization (percentage of request)' : ''}`.trim();
-      }
+      setCondition('AbleToScale', 'True', 'SucceededRescale', `the HPA controller was able to update the target scale to ${desiredReplicas}`);
+      recorder.event(hpa, 'Normal', 'SuccessfulRescale', `New size: ${desiredReplicas}; reason: ${rescaleReason}`);
+      this.storeScaleEvent(key, spec, currentReplicas, desiredReplicas, nowMs);
+      ctx.log.info({ hpa: key, currentReplicas, desiredReplicas, reason: rescaleReason }, 'hpa: rescaled');
+    } else {
+      desiredReplicas = currentReplicas;
     }
-    if (!currentMetrics.length) {
-      cond('AbleToScale', 'True', 'SucceededGetScale', "the HPA controller was able to get the target's current scale");
-      cond('ScalingActive', 'False', metricError?.reason ?? 'FailedGetResourceMetric', metricError?.message ?? 'the HPA was unable to compute the replica count');
-      return finish({ currentReplicas: current, desiredReplicas: hpa.status?.desiredReplicas ?? current });
-    }
-    cond('ScalingActive', 'True', 'ValidMetricFound', `the HPA was able to successfully calculate a replica count from ${reason}`);
-    const desired = this.normalize(key, hpa, current, proposal, minReplicas, maxReplicas, now.getTime(), cond);
-    let lastScaleTime = hpa.status?.lastScaleTime;
-    if (desired !== current) {
-      try {
-        await ctx.client.request('PUT', scalePath, { body: { ...scale, spec: { ...scale.spec, replicas: desired } } });
-      } catch (e) {
-        cond('AbleToScale', 'False', 'FailedUpdateScale', `the HPA controller was unable to update the target scale: ${(e as Error).message}`);
-        recorder.event(hpa, 'Warning', 'FailedRescale', `New size: ${desired}; reason: ${(e as Error).message}`);
-        return finish({ currentReplicas: current, desiredReplicas: desired, currentMetrics });
-      }
-      const ev = this.scaleEvents.get(key) ?? { up: [], down: [] };
-      (desired > current ? ev.up : ev.down).push({ at: now.getTime(), delta: Math.abs(desired - current) });
-      this.scaleEvents.set(key, ev);
-      lastScaleTime = rfc(now);
-      cond('AbleToScale', 'True', 'SucceededRescale', `the HPA controller was able to update the target scale to ${desired}`);
-      recorder.event(hpa, 'Normal', 'SuccessfulRescale', `New size: ${desired}; reason: ${desired > current ? `${reason} above target` : 'All metrics below target'}`);
-    } else if (!conditions.has('AbleToScale')) {
-      cond('AbleToScale', 'True', 'ReadyForNewScale', 'recommended size matches current size');
-    }
-    return finish({ currentReplicas: current, desiredReplicas: desired, currentMetrics, ...(lastScaleTime ? { lastScaleTime } : {}) });
+    status.currentReplicas = currentReplicas;
+    status.desiredReplicas = desiredReplicas;
+    if (metricStatuses) status.currentMetrics = metricStatuses;
+    else delete status.currentMetrics;
+    if (rescale) status.lastScaleTime = rfc3339(now);
+    await save();
   }
 
-  /** Stabilization windows, rate policies, then min/max (upstream's normalizeDesiredReplicasWithBehaviors). */
-  private normalize(
+  private async updateStatusIfNeeded(ctx: ControllerContext, hpa: KubeObject, original: Status, status: Status): Promise<void> {
+    const { observedGeneration: _, ...before } = original;
+    if (JSON.stringify(canonical(before)) === JSON.stringify(canonical(status))) return;
+    // A merge patch of the whole status: absent optional fields are written as null.
+    const body = { status: { ...status, currentMetrics: status.currentMetrics ?? null, conditions: status.conditions ?? null } };
+    try {
+      await ctx.client.resource(R.horizontalpodautoscalers).patch(hpa.metadata.namespace, hpa.metadata.name!, 'merge', body, { subresource: 'status' });
+    } catch (e) {
+      if (isNotFound(e)) return;
+      ctx.recorder('horizontal-pod-autoscaler').event(hpa, 'Warning', 'FailedUpdateStatus', (e as Error).message);
+      throw e;
+    }
+  }
+
+  /** Upstream's computeReplicasForMetrics: the largest proposal; -1 when none can be trusted. */
+  private async computeReplicasForMetrics(
+    ctx: ControllerContext,
     key: string,
     hpa: KubeObject,
-    current: number,
-    proposal: number,
-    min: number,
-    max: number,
+    scale: KubeObject,
+    namespace: string,
+    source: MetricsSource,
+    setCondition: (type: string, st: 'True' | 'False', reason: string, message: string) => void,
     now: number,
-    cond: (type: string, status: string, reason: string, message: string) => void,
+  ): Promise<{ replicas: number; metric: string; statuses?: MetricStatus[]; error?: string }> {
+    const recorder = ctx.recorder('horizontal-pod-autoscaler');
+    const selectorString: string = scale.status?.selector ?? '';
+    if (!selectorString) {
+      recorder.event(hpa, 'Warning', 'SelectorRequired', 'selector is required');
+      setCondition('ScalingActive', 'False', 'InvalidSelector', "the HPA target's scale is missing a selector");
+      return { replicas: -1, metric: '', error: 'selector is required' };
+    }
+    let selector: Selector;
+    try {
+      selector = parseSelector(selectorString);
+    } catch (e) {
+      const msg = `couldn't convert selector into a corresponding internal selector object: ${(e as Error).message}`;
+      recorder.event(hpa, 'Warning', 'InvalidSelector', msg);
+      setCondition('ScalingActive', 'False', 'InvalidSelector', msg);
+      return { replicas: -1, metric: '', error: msg };
+    }
+    this.selectors.set(key, selector);
+    const pods = ctx.informers.for(R.pods).indexer.byIndex('namespace', namespace).filter((p) => selector.matches(p.metadata.labels ?? {}));
+    const claiming = new Set<string>();
+    for (const [other, sel] of this.selectors) {
+      if (splitKey(other).namespace !== namespace) continue;
+      if (pods.some((p) => sel.matches(p.metadata.labels ?? {}))) claiming.add(other);
+    }
+    if (claiming.size > 1) {
+      const msg = `pods by selector ${selectorString} are controlled by multiple HPAs: [${[...claiming].sort().join(' ')}]`;
+      recorder.event(hpa, 'Warning', 'AmbiguousSelector', msg);
+      setCondition('ScalingActive', 'False', 'AmbiguousSelector', msg);
+      return { replicas: -1, metric: '', error: msg };
+    }
+
+    const specs = (hpa.spec?.metrics ?? []) as Record<string, any>[]; // eslint-disable-line @typescript-eslint/no-explicit-any
+    const statuses: MetricStatus[] = specs.map(() => ({ type: '' }));
+    const specReplicas: number = scale.spec?.replicas ?? 0;
+    let replicas = 0;
+    let metric = '';
+    let invalid = 0;
+    let firstError: string | undefined;
+    let firstCondition: { reason: string; message: string } | undefined;
+    for (let i = 0; i < specs.length; i++) {
+      const m = specs[i]!;
+      try {
+        const r = await this.computeReplicasForMetric(m, specReplicas, namespace, selectorString, pods, source, now);
+        statuses[i] = r.status;
+        if (replicas === 0 || r.replicas > replicas) {
+          replicas = r.replicas;
+          metric = r.metric;
+        }
+      } catch (e) {
+        const f = e as MetricFailure;
+        if (!(f instanceof MetricFailure)) throw e;
+        recorder.event(hpa, 'Warning', f.reason, f.inner);
+        if (invalid === 0) {
+          firstError = f.message;
+          firstCondition = { reason: f.reason, message: `the HPA was unable to compute the replica count: ${f.inner}` };
+        }
+        invalid++;
+      }
+    }
+    const error = firstError !== undefined ? `invalid metrics (${invalid} invalid out of ${specs.length}), first error is: ${firstError}` : undefined;
+    if (invalid >= specs.length || (invalid > 0 && replicas < specReplicas)) {
+      if (firstCondition) setCondition('ScalingActive', 'False', firstCondition.reason, firstCondition.message);
+      return { replicas: -1, metric: '', statuses, error: error ?? 'no metrics specified' };
+    }
+    setCondition('ScalingActive', 'True', 'ValidMetricFound', `the HPA was able to successfully calculate a replica count from ${metric}`);
+    return { replicas, metric, statuses, error };
+  }
+
+  /** One metric: its proposal, its status, and the name used in messages; MetricFailure otherwise. */
+  private async computeReplicasForMetric(
+    m: Record<string, any>, // eslint-disable-line @typescript-eslint/no-explicit-any
+    specReplicas: number,
+    namespace: string,
+    selector: string,
+    pods: KubeObject[],
+    source: MetricsSource,
+    now: number,
+  ): Promise<{ replicas: number; metric: string; status: MetricStatus }> {
+    switch (m.type) {
+      case 'Resource':
+      case 'ContainerResource': {
+        const container = m.type === 'ContainerResource';
+        const src = container ? m.containerResource : m.resource;
+        const reason = container ? 'FailedGetContainerResourceMetric' : 'FailedGetResourceMetric';
+        const outer = (inner: string) => (container ? `failed to get ${src?.container} container metric value: ${inner}` : `failed to get ${src?.name} resource metric value: ${inner}`);
+        try {
+          const r = await this.resourceMetric(specReplicas, src?.target ?? {}, src?.name, namespace, container ? src?.container ?? '' : '', selector, pods, source, now, container);
+          const status: MetricStatus = container
+            ? { type: 'ContainerResource', containerResource: { name: src.name, container: src.container, current: r.current } }
+            : { type: 'Resource', resource: { name: src.name, current: r.current } };
+          return { replicas: r.replicas, metric: r.metric, status };
+        } catch (e) {
+          if (!(e instanceof HPAError)) throw e;
+          throw new MetricFailure(reason, e.message, outer(e.message));
+        }
+      }
+      case 'Pods': {
+        const name = m.pods?.metric?.name;
+        const inner = `unable to get metric ${name}: unable to fetch metrics from custom metrics API: no custom metrics API (custom.metrics.k8s.io) registered`;
+        throw new MetricFailure('FailedGetPodsMetric', inner, `failed to get pods metric value: ${inner}`);
+      }
+      case 'Object': {
+        const o = m.object ?? {};
+        const t = o.target ?? {};
+        const raw = `unable to get metric ${o.metric?.name}: ${o.describedObject?.kind} on ${namespace} ${o.describedObject?.name}/unable to fetch metrics from custom metrics API: no custom metrics API (custom.metrics.k8s.io) registered`;
+        if (t.type === 'Value' && t.value !== undefined) throw new MetricFailure('FailedGetObjectMetric', raw, `failed to get object metric value: ${raw}`);
+        if (t.type === 'AverageValue' && t.averageValue !== undefined) throw new MetricFailure('FailedGetObjectMetric', raw, `failed to get object metric value: failed to get ${o.metric?.name} object metric: ${raw}`);
+        const invalid = 'invalid object metric source: neither a value target nor an average value target was set';
+        throw new MetricFailure('FailedGetObjectMetric', invalid, `failed to get object metric value: ${invalid}`);
+      }
+      case 'External': {
+        const e = m.external ?? {};
+        const name = e.metric?.name;
+        const t = e.target ?? {};
+        const raw = `unable to get external metric ${namespace}/${name}/${goLabelSelector(e.metric?.selector)}: unable to fetch metrics from external metrics API: the server could not find the requested resource (get ${name}.external.metrics.k8s.io)`;
+        if (t.averageValue !== undefined) throw new MetricFailure('FailedGetExternalMetric', raw, `failed to get ${name} external metric value: failed to get ${name} external metric: ${raw}`);
+        if (t.value !== undefined) throw new MetricFailure('FailedGetExternalMetric', raw, `failed to get ${name} external metric value: failed to get external metric ${name}: ${raw}`);
+        const invalid = 'invalid external metric source: neither a value target nor an average value target was set';
+        throw new MetricFailure('FailedGetExternalMetric', invalid, `failed to get ${name} external metric value: ${invalid}`);
+      }
+      default: {
+        const inner = `unknown metric source type "${m.type}"`;
+        throw new MetricFailure('InvalidMetricSourceType', inner, inner);
+      }
+    }
+  }
+
+  /** Upstream's computeStatusForResourceMetricGeneric. */
+  private async resourceMetric(
+    currentReplicas: number,
+    target: Record<string, any>, // eslint-disable-line @typescript-eslint/no-explicit-any
+    resource: string,
+    namespace: string,
+    container: string,
+    selector: string,
+    pods: KubeObject[],
+    source: MetricsSource,
+    now: number,
+    isContainer: boolean,
+  ): Promise<{ replicas: number; metric: string; current: Record<string, unknown> }> {
+    const fetch = async () => {
+      let samples;
+      try {
+        samples = await source.podMetrics(namespace, selector);
+      } catch (e) {
+        throw new HPAError(`unable to get metrics for resource ${resource}: unable to fetch metrics from resource metrics API: ${(e as Error).message}`);
+      }
+      if (!samples.length) throw new HPAError(`unable to get metrics for resource ${resource}: no metrics returned from resource metrics API`);
+      return podMetricsInfo(samples, resource, container);
+    };
+    const wrap = <T>(what: string, f: () => T): T => {
+      try {
+        return f();
+      } catch (e) {
+        throw new HPAError(`failed to get ${resource} ${what}: ${(e as Error).message}`);
+      }
+    };
+    if (target.averageValue !== undefined && target.averageValue !== null) {
+      const info = await fetch().catch((e: Error) => {
+        throw new HPAError(`failed to get ${resource} usage: ${e.message}`);
+      });
+      const r = wrap('usage', () => this.calc.rawResourceReplicas(currentReplicas, quantityFrom(target.averageValue).milliValue(), resource, pods, info, now));
+      return { replicas: r.replicas, metric: `${resource} resource`, current: { averageValue: milliQuantity(r.usage) } };
+    }
+    if (target.averageUtilization === undefined || target.averageUtilization === null) {
+      throw new HPAError('invalid resource metric source: neither an average utilization target nor an average value (usage) target was set');
+    }
+    const info = await fetch().catch((e: Error) => {
+      throw new HPAError(`failed to get ${resource} utilization: ${e.message}`);
+    });
+    const r = wrap('utilization', () => this.calc.resourceReplicas(currentReplicas, target.averageUtilization, resource, pods, info, container, now));
+    return {
+      replicas: r.replicas,
+      metric: isContainer ? `${resource} container resource utilization (percentage of request)` : `${resource} resource utilization (percentage of request)`,
+      current: { averageUtilization: r.utilization, averageValue: milliQuantity(r.rawUtilization) },
+    };
+  }
+
+  /** Upstream's normalizeDesiredReplicas (no `behavior`): downscale stabilization, then max(2×, 4) and min/max. */
+  private normalizeLegacy(
+    key: string,
+    spec: KubeObject['spec'],
+    currentReplicas: number,
+    proposed: number,
+    minReplicas: number,
+    now: number,
+    setCondition: (type: string, st: 'True' | 'False', reason: string, message: string) => void,
   ): number {
-    const up: Rules = { ...DEFAULT_UP, ...(hpa.spec?.behavior?.scaleUp ?? {}) };
-    const down: Rules = { ...DEFAULT_DOWN, ...(hpa.spec?.behavior?.scaleDown ?? {}) };
-    const recs = (this.recommendations.get(key) ?? []).filter((r) => now - r.at <= Math.max(up.stabilizationWindowSeconds ?? 0, down.stabilizationWindowSeconds ?? 0) * 1000);
-    recs.push({ at: now, replicas: proposal });
+    let stabilized = proposed;
+    const cutoff = now - this.downscaleWindow;
+    const recs = this.recommendations.get(key) ?? [];
+    let old = -1;
+    recs.forEach((r, i) => {
+      if (r.at < cutoff) old = i;
+      else if (r.replicas > stabilized) stabilized = r.replicas;
+    });
+    if (old >= 0) recs[old] = { at: now, replicas: proposed };
+    else recs.push({ at: now, replicas: proposed });
     this.recommendations.set(key, recs);
-    // Scale up to the smallest recommendation in the up window; down to the largest in the down window.
-    let upRec = proposal;
-    let downRec = proposal;
-    for (const r of recs) {
-      if (now - r.at <= (up.stabilizationWindowSeconds ?? 0) * 1000) upRec = Math.min(upRec, r.replicas);
-      if (now - r.at <= (down.stabilizationWindowSeconds ?? 0) * 1000) downRec = Math.max(downRec, r.replicas);
+    if (stabilized !== proposed) setCondition('AbleToScale', 'True', 'ScaleDownStabilized', 'recent recommendations were higher than current one, applying the highest recent recommendation');
+    else setCondition('AbleToScale', 'True', 'ReadyForNewScale', 'recommended size matches current size');
+
+    const maxReplicas: number = spec.maxReplicas;
+    const scaleUpLimit = Math.max(SCALE_UP_LIMIT_FACTOR * currentReplicas, SCALE_UP_LIMIT_MINIMUM);
+    let maxAllowed: number;
+    let reason: string;
+    let message: string;
+    if (maxReplicas > scaleUpLimit) {
+      maxAllowed = scaleUpLimit;
+      reason = 'ScaleUpLimit';
+      message = 'the desired replica count is increasing faster than the maximum scale rate';
+    } else {
+      maxAllowed = maxReplicas;
+      reason = 'TooManyReplicas';
+      message = 'the desired replica count is more than the maximum replica count';
     }
-    let desired = current;
-    if (upRec > current) desired = upRec;
-    else if (downRec < current) desired = downRec;
-    if (desired !== proposal) cond('AbleToScale', 'True', 'ScaleDownStabilized', 'recent recommendations were higher than current one, applying the highest recent recommendation');
-    const ev = this.scaleEvents.get(key) ?? { up: [], down: [] };
-    const changedIn = (events: ScaleEvent[], periodSeconds: number) => events.filter((e) => now - e.at <= periodSeconds * 1000).reduce((a, e) => a + e.delta, 0);
-    if (desired > current) {
-      if (up.selectPolicy === 'Disabled') return current;
-      const limits = (up.policies ?? []).map((p) => {
-        const start = current - changedIn(ev.up, p.periodSeconds);
-        return p.type === 'Pods' ? start + p.value : Math.ceil(start * (1 + p.value / 100));
-      });
-      const limit = limits.length ? (up.selectPolicy === 'Min' ? Math.min(...limits) : Math.max(...limits)) : Infinity;
-      if (desired > limit) {
-        desired = limit;
-        cond('AbleToScale', 'True', 'ScaleUpLimit', 'the desired replica count is increasing faster than the maximum scale rate');
-      }
-    } else if (desired < current) {
-      if (down.selectPolicy === 'Disabled') return current;
-      const limits = (down.policies ?? []).map((p) => {
-        const start = current + changedIn(ev.down, p.periodSeconds);
-        return p.type === 'Pods' ? start - p.value : Math.floor(start * (1 - p.value / 100));
-      });
-      const limit = limits.length ? (down.selectPolicy === 'Min' ? Math.max(...limits) : Math.min(...limits)) : -Infinity;
-      if (desired < limit) {
-        desired = limit;
-        cond('AbleToScale', 'True', 'ScaleDownLimit', 'the desired replica count is decreasing faster than the maximum scale rate');
-      }
+    let desired = stabilized;
+    if (stabilized < minReplicas) {
+      desired = minReplicas;
+      reason = 'TooFewReplicas';
+      message = 'the desired replica count is less than the minimum replica count';
+    } else if (stabilized > maxAllowed) desired = maxAllowed;
+    else {
+      reason = 'DesiredWithinRange';
+      message = 'the desired count is within the acceptable range';
     }
-    if (desired < min) {
-      cond('ScalingLimited', 'True', 'TooFewReplicas', 'the desired replica count is less than the minimum replica count');
-      return min;
-    }
-    if (desired > max) {
-      cond('ScalingLimited', 'True', 'TooManyReplicas', 'the desired replica count is more than the maximum replica count');
-      return max;
-    }
-    cond('ScalingLimited', 'False', 'DesiredWithinRange', 'the desired count is within the acceptable range');
+    setCondition('ScalingLimited', desired === stabilized ? 'False' : 'True', reason, message);
     return desired;
   }
+
+  /** Upstream's normalizeDesiredReplicasWithBehaviors: stabilization windows, then rate policies with min/max. */
+  private normalizeWithBehaviors(
+    key: string,
+    spec: KubeObject['spec'],
+    currentReplicas: number,
+    proposed: number,
+    minReplicas: number,
+    now: number,
+    setCondition: (type: string, st: 'True' | 'False', reason: string, message: string) => void,
+  ): number {
+    const { up, down } = this.rules(spec.behavior);
+    // Stabilize: no higher than the lowest recommendation of the up window, no lower than the highest of the down window.
+    let upRec = proposed;
+    let downRec = proposed;
+    const upCutoff = now - up.stabilizationWindowSeconds * 1000;
+    const downCutoff = now - down.stabilizationWindowSeconds * 1000;
+    const recs = this.recommendations.get(key) ?? [];
+    let old = -1;
+    recs.forEach((r, i) => {
+      if (r.at > upCutoff) upRec = Math.min(upRec, r.replicas);
+      if (r.at > downCutoff) downRec = Math.max(downRec, r.replicas);
+      if (r.at < upCutoff && r.at < downCutoff) old = i;
+    });
+    let stabilized = currentReplicas;
+    if (stabilized < upRec) stabilized = upRec;
+    if (stabilized > downRec) stabilized = downRec;
+    if (old >= 0) recs[old] = { at: now, replicas: proposed };
+    else recs.push({ at: now, replicas: proposed });
+    this.recommendations.set(key, recs);
+    if (stabilized !== proposed) {
+      if (proposed >= currentReplicas) setCondition('AbleToScale', 'True', 'ScaleUpStabilized', 'recent recommendations were lower than current one, applying the lowest recent recommendation');
+      else setCondition('AbleToScale', 'True', 'ScaleDownStabilized', 'recent recommendations were higher than current one, applying the highest recent recommendation');
+    } else setCondition('AbleToScale', 'True', 'ReadyForNewScale', 'recommended size matches current size');
+
+    // Rate policies and bounds.
+    const ups = this.scaleUpEvents.get(key) ?? [];
+    const downs = this.scaleDownEvents.get(key) ?? [];
+    const changed = (events: { at: number; change: number }[], periodSeconds: number) => events.filter((e) => e.at > now - periodSeconds * 1000).reduce((a, e) => a + e.change, 0);
+    const periodStart = (p: Policy) => currentReplicas - changed(ups, p.periodSeconds) + changed(downs, p.periodSeconds);
+    let desired = stabilized;
+    let reason = 'DesiredWithinRange';
+    let message = 'the desired count is within the acceptable range';
+    if (stabilized > currentReplicas) {
+      let limit: number;
+      if (up.selectPolicy === 'Disabled') limit = currentReplicas;
+      else {
+        const proposals = up.policies.map((p) => (p.type === 'Pods' ? periodStart(p) + p.value : Math.ceil(periodStart(p) * (1 + p.value / 100))));
+        limit = up.selectPolicy === 'Min' ? Math.min(2 ** 31 - 1, ...proposals) : Math.max(-(2 ** 31), ...proposals);
+      }
+      if (limit < currentReplicas) limit = currentReplicas;
+      let maxAllowed = spec.maxReplicas as number;
+      let r = 'TooManyReplicas';
+      let msg = 'the desired replica count is more than the maximum replica count';
+      if (maxAllowed > limit) {
+        maxAllowed = limit;
+        r = 'ScaleUpLimit';
+        msg = 'the desired replica count is increasing faster than the maximum scale rate';
+      }
+      if (stabilized > maxAllowed) [desired, reason, message] = [maxAllowed, r, msg];
+    } else if (stabilized < currentReplicas) {
+      let limit: number;
+      if (down.selectPolicy === 'Disabled') limit = currentReplicas;
+      else {
+        const proposals = down.policies.map((p) => (p.type === 'Pods' ? periodStart(p) - p.value : Math.trunc(periodStart(p) * (1 - p.value / 100))));
+        limit = down.selectPolicy === 'Min' ? Math.max(-(2 ** 31), ...proposals) : Math.min(2 ** 31 - 1, ...proposals);
+      }
+      if (limit > currentReplicas) limit = currentReplicas;
+      let minAllowed = minReplicas;
+      let r = 'TooFewReplicas';
+      let msg = 'the desired replica count is less than the minimum replica count';
+      if (minAllowed < limit) {
+        minAllowed = limit;
+        r = 'ScaleDownLimit';
+        msg = 'the desired replica count is decreasing faster than the maximum scale rate';
+      }
+      if (stabilized < minAllowed) [desired, reason, message] = [minAllowed, r, msg];
+    }
+    setCondition('ScalingLimited', desired === stabilized ? 'False' : 'True', reason, message);
+    return desired;
+  }
+
+  /** The behavior with upstream's defaults filled in (API defaulting, then the controller's downscale window). */
+  private rules(behavior: KubeObject['spec']['behavior']): { up: Rules; down: Rules } {
+    const b = behavior ?? {};
+    const up: Rules = {
+      stabilizationWindowSeconds: b.scaleUp?.stabilizationWindowSeconds ?? 0,
+      selectPolicy: b.scaleUp?.selectPolicy ?? 'Max',
+      policies: b.scaleUp?.policies ?? [
+        { type: 'Pods', value: 4, periodSeconds: 15 },
+        { type: 'Percent', value: 100, periodSeconds: 15 },
+      ],
+    };
+    const down: Rules = {
+      stabilizationWindowSeconds: b.scaleDown?.stabilizationWindowSeconds ?? Math.trunc(this.downscaleWindow / 1000),
+      selectPolicy: b.scaleDown?.selectPolicy ?? 'Max',
+      policies: b.scaleDown?.policies ?? [{ type: 'Percent', value: 100, periodSeconds: 15 }],
+    };
+    return { up, down };
+  }
+
+  /** Upstream's storeScaleEvent: only with `behavior`; events older than the longest policy period are dropped. */
+  private storeScaleEvent(key: string, spec: KubeObject['spec'], prev: number, next: number, now: number): void {
+    if (!spec.behavior) return;
+    const { up, down } = this.rules(spec.behavior);
+    const isUp = next > prev;
+    const map = isUp ? this.scaleUpEvents : this.scaleDownEvents;
+    const longest = Math.max(0, ...(isUp ? up : down).policies.map((p) => p.periodSeconds));
+    const kept = (map.get(key) ?? []).filter((e) => e.at >= now - longest * 1000);
+    kept.push({ at: now, change: Math.abs(next - prev) });
+    map.set(key, kept);
+  }
+}
+
+/** A metric that could not be computed: the event/condition reason, the inner error and the wrapped one. */
+class MetricFailure extends Error {
+  constructor(
+    readonly reason: string,
+    readonly inner: string,
+    outer: string,
+  ) {
+    super(outer);
+  }
+}
+
+/** Status fields in a fixed order, for the "did anything change" comparison. */
+function canonical(s: Partial<Status>): unknown {
+  return {
+    currentReplicas: s.currentReplicas ?? 0,
+    desiredReplicas: s.desiredReplicas ?? 0,
+    lastScaleTime: s.lastScaleTime ?? null,
+    currentMetrics: s.currentMetrics ?? null,
+    conditions: (s.conditions ?? []).map((c) => ({ type: c.type, status: c.status, lastTransitionTime: c.lastTransitionTime ?? null, reason: c.reason ?? null, message: c.message ?? null })),
+  };
+}
+
+/** A *metav1.LabelSelector as Go's %+v prints it (its generated String method), or "nil". */
+function goLabelSelector(sel: { matchLabels?: Record<string, string>; matchExpressions?: { key: string; operator: string; values?: string[] }[] } | undefined): string {
+  if (!sel) return 'nil';
+  const labels = Object.keys(sel.matchLabels ?? {})
+    .sort()
+    .map((k) => `${k}: ${sel.matchLabels![k]},`)
+    .join('');
+  const exprs = (sel.matchExpressions ?? []).map((r) => `LabelSelectorRequirement{Key:${r.key},Operator:${r.operator},Values:[${(r.values ?? []).join(' ')}],}`).join(',');
+  return `&LabelSelector{MatchLabels:map[string]string{${labels}},MatchExpressions:[]LabelSelectorRequirement{${exprs}},}`;
 }
