@@ -223,6 +223,8 @@ describe('horizontal pod autoscaler without a metrics API', () => {
     );
     assert.equal(cond(h, 'AbleToScale')?.reason, 'SucceededGetScale');
     assert.equal(h.status.currentReplicas, 1);
+    // As upstream: the failed metric's slot is an empty MetricStatus (kubectl shows <unknown>).
+    assert.deepEqual(h.status.currentMetrics, [{ type: '' }]);
     const events = await eventually(async () => {
       const l = await cp.client.resource(R.events).list('default', { fieldSelector: 'involvedObject.name=api' });
       const byReason = (r: string) => l.items.filter((e) => e.reason === r).map((e) => e.message);
