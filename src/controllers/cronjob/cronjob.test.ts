@@ -2,14 +2,10 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import type { KubeObject } from '../../api/meta/v1.js';
 import type { Client } from '../../client/client.js';
-import { EventRecorder } from '../../client/events.js';
-import { InformerFactory } from '../../client/informer.js';
 import { R } from '../../client/resources.js';
-import { startTestApi, type TestApi } from '../../testing/api-harness.js';
-import { defaultControllerSettings, type ControllerContext } from '../context.js';
+import { startControlPlane, type ControlPlane } from '../../testing/control-plane-harness.js';
 import { CRONJOB_SCHEDULED_TIMESTAMP_ANNOTATION, CronJobController } from './index.js';
 
-const silent = { info() {}, warn() {}, error() {}, debug() {} };
 const NS = 'default';
 const MIN = 60_000;
 
@@ -24,32 +20,18 @@ async function until<T>(what: string, fn: () => Promise<T | undefined | false>, 
 }
 
 describe('cronjob controller', () => {
-  let api: TestApi;
+  let cp: ControlPlane;
   let client: Client;
-  const ac = new AbortController();
   let clock = Date.now();
   let pokes = 0;
 
   before(async () => {
-    api = await startTestApi();
-    client = api.client('test');
-    const cm = api.client('kube-controller-manager');
-    const informers = new InformerFactory(cm);
-    const ctx: ControllerContext = {
-      client: cm,
-      informers,
-      recorder: (c) => new EventRecorder(cm, c),
-      log: silent,
-      settings: { ...defaultControllerSettings(), now: () => new Date(clock) },
-      signal: ac.signal,
-    };
-    new CronJobController().start(ctx);
-    informers.start(ac.signal);
+    cp = await startControlPlane([new CronJobController()], { now: () => new Date(clock) });
+    client = cp.client;
   });
 
   after(async () => {
-    ac.abort();
-    await api.stop();
+    await cp.stop();
   });
 
   beforeEach(() => {

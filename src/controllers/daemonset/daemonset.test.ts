@@ -3,24 +3,12 @@ import { after, before, describe, test } from 'node:test';
 import type { KubeObject } from '../../api/meta/v1.js';
 import type { Client } from '../../client/client.js';
 import { R } from '../../client/resources.js';
-import { startControlPlane, type ControlPlane } from '../../testing/control-plane-harness.js';
+import { eventually, startControlPlane, type ControlPlane } from '../../testing/control-plane-harness.js';
 import { DaemonSetController } from './daemonset.js';
 import { nodeShouldRunDaemonPod, targetNodeName } from './scheduling.js';
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+/** The shared poller, with the description first as these tests read best. */
+const until = <T>(what: string, fn: () => Promise<T | undefined | false>, ms?: number) => eventually(fn, what, ms) as Promise<T>;
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -2,14 +2,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { KubeObject } from '../../api/meta/v1.js';
 import type { Client } from '../../client/client.js';
-import { EventRecorder } from '../../client/events.js';
-import { InformerFactory } from '../../client/informer.js';
 import { R } from '../../client/resources.js';
-import { startTestApi, type TestApi } from '../../testing/api-harness.js';
-import { defaultControllerSettings, type ControllerContext } from '../context.js';
+import { startControlPlane, type ControlPlane } from '../../testing/control-plane-harness.js';
 import { JobController, JOB_TRACKING_FINALIZER } from './index.js';
 
-const silent = { info() {}, warn() {}, error() {}, debug() {} };
 const NS = 'default';
 
 async function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 20_000): Promise<T> {
@@ -36,30 +32,16 @@ const cond = (job: KubeObject, type: string) => (job.status?.conditions ?? []).f
 const isLive = (p: KubeObject) => !p.metadata.deletionTimestamp && p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed';
 
 describe('job controller', () => {
-  let api: TestApi;
+  let cp: ControlPlane;
   let client: Client;
-  const ac = new AbortController();
 
   before(async () => {
-    api = await startTestApi();
-    client = api.client('test');
-    const cm = api.client('kube-controller-manager');
-    const informers = new InformerFactory(cm);
-    const ctx: ControllerContext = {
-      client: cm,
-      informers,
-      recorder: (c) => new EventRecorder(cm, c),
-      log: silent,
-      settings: defaultControllerSettings(),
-      signal: ac.signal,
-    };
-    new JobController({ podFailureBackoffBaseMs: 20, podFailureBackoffMaxMs: 100, syncBatchPeriodMs: 10 }).start(ctx);
-    informers.start(ac.signal);
+    cp = await startControlPlane([new JobController({ podFailureBackoffBaseMs: 20, podFailureBackoffMaxMs: 100, syncBatchPeriodMs: 10 })], {});
+    client = cp.client;
   });
 
   after(async () => {
-    ac.abort();
-    await api.stop();
+    await cp.stop();
   });
 
   function pods(job: string) {

@@ -1,15 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Client } from '../../client/client.js';
-import { EventRecorder } from '../../client/events.js';
-import { InformerFactory } from '../../client/informer.js';
 import { R } from '../../client/resources.js';
 import { isNotFound } from '../../client/transport.js';
-import { startTestApi, type TestApi } from '../../testing/api-harness.js';
-import { defaultControllerSettings, type ControllerContext } from '../context.js';
+import { startControlPlane, type ControlPlane } from '../../testing/control-plane-harness.js';
 import { TTLAfterFinishedController } from './index.js';
 
-const silent = { info() {}, warn() {}, error() {}, debug() {} };
 const NS = 'default';
 
 async function until(what: string, fn: () => Promise<boolean>, ms = 15_000): Promise<void> {
@@ -21,31 +17,17 @@ async function until(what: string, fn: () => Promise<boolean>, ms = 15_000): Pro
 }
 
 describe('ttl-after-finished controller', () => {
-  let api: TestApi;
+  let cp: ControlPlane;
   let client: Client;
-  const ac = new AbortController();
   let clock = Date.now();
 
   before(async () => {
-    api = await startTestApi();
-    client = api.client('test');
-    const cm = api.client('kube-controller-manager');
-    const informers = new InformerFactory(cm);
-    const ctx: ControllerContext = {
-      client: cm,
-      informers,
-      recorder: (c) => new EventRecorder(cm, c),
-      log: silent,
-      settings: { ...defaultControllerSettings(), now: () => new Date(clock) },
-      signal: ac.signal,
-    };
-    new TTLAfterFinishedController().start(ctx);
-    informers.start(ac.signal);
+    cp = await startControlPlane([new TTLAfterFinishedController()], { now: () => new Date(clock) });
+    client = cp.client;
   });
 
   after(async () => {
-    ac.abort();
-    await api.stop();
+    await cp.stop();
   });
 
   const createJob = (name: string, ttl: number | undefined) =>
