@@ -3,12 +3,10 @@
 // (all, and by label selector), update, with 100 watchers receiving every event.
 // Prints requests/s, p50/p99 latency, watch delivery lag p99 and server RSS, for SQLite and etcd.
 // Usage: node bench/apiserver.mjs [--pods N] [--clients N] [--watchers N] [--only sqlite|etcd]
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { execSync } from 'node:child_process';
 import { startK8ts } from '../dist/testing/k8ts-server.js';
 import { RawClient } from '../dist/testing/raw-client.js';
-import { etcdAvailable, startEtcdCluster } from '../dist/testing/etcd-cluster.js';
+import { memoryMiB, onEachDatastore, pidOf } from './lib.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -76,17 +74,6 @@ async function pool(n, total, fn) {
   return { rate: total / secs, p50: pct(lat, 50), p99: pct(lat, 99), secs };
 }
 
-function rssOf(pid) {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
-
-function serverPid(srv) {
-  // The server process is the one started with this data dir.
-  const out = execSync(`pgrep -f -- "--data-dir ${srv.dataDir}"`).toString().trim().split('\n');
-  return Number(out[0]);
-}
-
 async function run(label, startOpts) {
   const srv = await startK8ts(startOpts);
   const ns = 'bench';
@@ -98,8 +85,8 @@ async function run(label, startOpts) {
       const r = await raw.request('POST', base, JSON.stringify(podSpec(i)));
       if (r.status !== 201) throw new Error(`create ${i}: ${r.status} ${r.body}`);
     });
-    const pid = serverPid(srv);
-    const rssAfterCreate = rssOf(pid);
+    const pid = pidOf(`--data-dir ${srv.dataDir}`);
+    const rssAfterCreate = memoryMiB(pid);
     const get = await pool(CLIENTS, 5000, async (i) => {
       const r = await raw.request('GET', `${base}/bench-${(i * 7919) % PODS}`);
       if (r.status !== 200) throw new Error(`get: ${r.status}`);
@@ -121,7 +108,8 @@ async function run(label, startOpts) {
     // Watchers on their own connections, then updates carrying a send timestamp.
     const lags = [];
     let received = 0;
-    const UPDATES = 2000;
+    // Each update touches a different pod, so there are at most as many as pods.
+    const UPDATES = Math.min(2000, PODS);
     const watchClients = [];
     const closers = [];
     const rv = (await raw.request('GET', `${base}?limit=1`)).json().metadata.resourceVersion;
@@ -156,7 +144,7 @@ async function run(label, startOpts) {
     });
     const deadline = Date.now() + 60_000;
     while (received < WATCHERS * UPDATES && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    const rssEnd = rssOf(pid);
+    const rssEnd = memoryMiB(pid);
     lags.push(...early);
     for (const c of closers) c();
     for (const wc of watchClients) wc.close();
@@ -174,15 +162,4 @@ async function run(label, startOpts) {
   }
 }
 
-if (values.only !== 'etcd') await run('SQLite', {});
-if (values.only !== 'sqlite') {
-  if (!etcdAvailable()) console.log('etcd-server not installed: skipping the etcd run');
-  else {
-    const etcd = await startEtcdCluster({ members: 1 });
-    try {
-      await run('etcd (1 member)', { datastoreEndpoint: etcd.endpoint });
-    } finally {
-      await etcd.stop();
-    }
-  }
-}
+await onEachDatastore(values.only, run);

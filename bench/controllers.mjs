@@ -3,19 +3,15 @@
 // Ready, then a rolling update of its image (25% surge / 25% unavailable) to completion.
 // Prints both durations and the server's peak RSS (API server + controllers + scheduler).
 // Usage: node bench/controllers.mjs [--replicas 1000] [--nodes 100] [--only sqlite|etcd]
-import { execSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { startK8ts } from '../dist/testing/k8ts-server.js';
 import { RawClient } from '../dist/testing/raw-client.js';
-import { etcdAvailable, startEtcdCluster } from '../dist/testing/etcd-cluster.js';
+import { memoryMiB, onEachDatastore, pidOf } from './lib.mjs';
 
 const { values } = parseArgs({ options: { replicas: { type: 'string', default: '1000' }, nodes: { type: 'string', default: '100' }, only: { type: 'string' } } });
 const REPLICAS = Number(values.replicas);
 const NODES = Number(values.nodes);
 
-const peakRSS = (pid) => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
-const rss = (pid) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
 
 async function waitFor(raw, cond, timeoutMs = 600_000) {
   const end = Date.now() + timeoutMs;
@@ -38,8 +34,8 @@ async function run(label, startOpts) {
       if (n >= NODES) break;
       await new Promise((r) => setTimeout(r, 200));
     }
-    const pid = Number(execSync(`pgrep -f -- "--data-dir ${srv.dataDir}"`).toString().trim().split('\n')[0]);
-    const rssBefore = rss(pid);
+    const pid = pidOf(`--data-dir ${srv.dataDir}`);
+    const rssBefore = memoryMiB(pid);
     const dep = (image) => ({
       apiVersion: 'apps/v1',
       kind: 'Deployment',
@@ -63,7 +59,7 @@ async function run(label, startOpts) {
     await waitFor(raw, (d) => d.status?.observedGeneration >= gen && d.status.updatedReplicas === REPLICAS && d.status.replicas === REPLICAS && d.status.availableReplicas === REPLICAS);
     const roll = (performance.now() - t) / 1000;
     console.log(`rolling update of ${REPLICAS}: ${roll.toFixed(1)} s`);
-    console.log(`server RSS: ${rssBefore.toFixed(0)} MiB before, peak ${peakRSS(pid).toFixed(0)} MiB`);
+    console.log(`server RSS: ${rssBefore.toFixed(0)} MiB before, peak ${memoryMiB(pid, 'VmHWM').toFixed(0)} MiB`);
     await sim.stop();
   } finally {
     raw.close();
@@ -71,16 +67,5 @@ async function run(label, startOpts) {
   }
 }
 
-if (values.only !== 'etcd') await run('SQLite', {});
-if (values.only !== 'sqlite') {
-  if (!etcdAvailable()) console.log('etcd-server not installed: skipping the etcd run');
-  else {
-    const etcd = await startEtcdCluster({ members: 1 });
-    try {
-      await run('etcd (1 member)', { datastoreEndpoint: etcd.endpoint });
-    } finally {
-      await etcd.stop();
-    }
-  }
-}
+await onEachDatastore(values.only, run);
 process.exit(0);

@@ -7,13 +7,12 @@
 // 95% bound), scheduling latency p50/p99 (creation seen → binding seen), create→Running p50/p99,
 // time to all Running, and peak RSS of server, scheduler and simulator; for SQLite and etcd.
 // Usage: node bench/scheduler.mjs [--nodes 5000] [--pods 30000] [--only sqlite|etcd]
-import { spawn, execSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startK8ts, K8TS_BIN } from '../dist/testing/k8ts-server.js';
 import { RawClient } from '../dist/testing/raw-client.js';
-import { etcdAvailable, startEtcdCluster } from '../dist/testing/etcd-cluster.js';
+import { memoryMiB, onEachDatastore, pidOf } from './lib.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -33,15 +32,6 @@ const pct = (xs, p) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] : NaN;
 };
-const peakRSS = (pid) => {
-  try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) / 1024 : NaN;
-  } catch {
-    return NaN;
-  }
-};
-const pidOf = (pattern) => Number(execSync(`pgrep -f -- ${JSON.stringify(pattern)}`).toString().trim().split('\n')[0]);
 
 function deployment(i) {
   const cpu = ['100m', '250m', '500m'][i % 3];
@@ -135,7 +125,7 @@ async function run(label, startOpts) {
     console.log(`scheduling latency (created→bound): p50 ${pct(schedLat, 50).toFixed(0)} ms, p99 ${pct(schedLat, 99).toFixed(0)} ms`);
     console.log(`create→Running per pod: p50 ${pct(e2e, 50).toFixed(0)} ms, p99 ${pct(e2e, 99).toFixed(0)} ms; all ${total} Running after ${tAll.toFixed(1)} s`);
     const server = pidOf(`--data-dir ${srv.dataDir}`);
-    console.log(`peak RSS: server ${peakRSS(server).toFixed(0)} MiB, scheduler ${peakRSS(sched.pid).toFixed(0)} MiB, simulator ${peakRSS(pidOf(`--nodes ${NODES} --zones`)).toFixed(0)} MiB`);
+    console.log(`peak RSS: server ${memoryMiB(server, 'VmHWM').toFixed(0)} MiB, scheduler ${memoryMiB(sched.pid, 'VmHWM').toFixed(0)} MiB, simulator ${memoryMiB(pidOf(`--nodes ${NODES} --zones`), 'VmHWM').toFixed(0)} MiB`);
     await sim.stop();
   } finally {
     stopWatch();
@@ -145,16 +135,5 @@ async function run(label, startOpts) {
   }
 }
 
-if (values.only !== 'etcd') await run('SQLite', {});
-if (values.only !== 'sqlite') {
-  if (!etcdAvailable()) console.log('etcd-server not installed: skipping the etcd run');
-  else {
-    const etcd = await startEtcdCluster({ members: 1 });
-    try {
-      await run('etcd (1 member)', { datastoreEndpoint: etcd.endpoint });
-    } finally {
-      await etcd.stop();
-    }
-  }
-}
+await onEachDatastore(values.only, run);
 process.exit(0);
