@@ -51,3 +51,13 @@ export function goDuration(seconds: number): string {
 export function goSlice(xs: readonly string[]): string {
   return `[${xs.join(' ')}]`;
 }
+
+const GRPC_CODE_NAMES = [
+  'OK', 'Canceled', 'Unknown', 'InvalidArgument', 'DeadlineExceeded', 'NotFound', 'AlreadyExists', 'PermissionDenied',
+  'ResourceExhausted', 'FailedPrecondition', 'Aborted', 'OutOfRange', 'Unimplemented', 'Internal', 'Unavailable', 'DataLoss', 'Unauthenticated',
+];
+
+/** grpc-go's status error text: `rpc error: code = NotFound desc = ...`. */
+export function grpcStatusError(code: number, desc: string): string {
+  return `rpc error: code = ${GRPC_CODE_NAMES[code] ?? `Code(${code})`} desc = ${desc}`;
+}

@@ -3,7 +3,7 @@
 // are encoded here by hand instead of loading a .proto at run time.
 
 import * as grpc from '@grpc/grpc-js';
-import { goDuration, joinHostPort } from './go-errors.js';
+import { goDuration, grpcStatusError, joinHostPort } from './go-errors.js';
 import { KUBE_VERSION } from './http-get.js';
 import type { GRPCAction, ProbeOutcome } from './types.js';
 
@@ -87,12 +87,6 @@ export const healthServiceDefinition: grpc.ServiceDefinition = {
   } as grpc.MethodDefinition<unknown, unknown>,
 };
 
-/** Go's codes.Code names. */
-const CODE_NAMES = [
-  'OK', 'Canceled', 'Unknown', 'InvalidArgument', 'DeadlineExceeded', 'NotFound', 'AlreadyExists', 'PermissionDenied',
-  'ResourceExhausted', 'FailedPrecondition', 'Aborted', 'OutOfRange', 'Unimplemented', 'Internal', 'Unavailable', 'DataLoss', 'Unauthenticated',
-];
-
 export async function grpcProbe(action: GRPCAction, podIP: string | undefined, timeoutSeconds: number, host?: string): Promise<ProbeOutcome> {
   const port = action.port;
   if (!(Number.isInteger(port) && port > 0 && port < 65536)) return { result: 'unknown', output: '', error: `invalid port number: ${port}` };
@@ -126,7 +120,7 @@ export async function grpcProbe(action: GRPCAction, podIP: string | undefined, t
         return { result: 'failure', output: `error: this server does not implement the grpc health protocol (grpc.health.v1.Health): ${details}` };
       }
       if (code === grpc.status.DEADLINE_EXCEEDED) return { result: 'failure', output: `timeout: health rpc did not complete within ${timeout}` };
-      return { result: 'failure', output: `error: health rpc probe failed: rpc error: code = ${CODE_NAMES[code] ?? code} desc = ${details}` };
+      return { result: 'failure', output: `error: health rpc probe failed: ${grpcStatusError(code, details)}` };
     }
     const status = res.value?.status ?? 'UNKNOWN';
     if (status !== 'SERVING') return { result: 'failure', output: `service unhealthy (responded with ${JSON.stringify(status)})` };
