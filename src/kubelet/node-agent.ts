@@ -3,7 +3,7 @@
 // config for the node's podCIDR, and the pod loop with its helpers (images, volumes, env, probes,
 // hooks, cgroups). `k8ts agent` and `k8ts server` (embedded agent) both call startNodeAgent.
 
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { KubeObject } from '../api/meta/v1.js';
@@ -12,6 +12,7 @@ import { EventRecorder } from '../client/events.js';
 import { R } from '../client/resources.js';
 import { HttpTransport } from '../client/transport.js';
 import type { AgentSettings } from '../cli/agent-flags.js';
+import { agentRecordPath, type AgentRecord } from '../cli/down.js';
 import { writePodNetworkConfig } from '../network/cni/pod-network-config.js';
 import { Containerd } from './cri/containerd.js';
 import { CriRuntime } from './cri/cri-runtime.js';
@@ -77,6 +78,8 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<NodeAgent> {
   for (const d of [paths.agentDir, paths.kubeletDir, paths.podsDir, paths.logsDir, paths.imagesDir]) mkdirSync(d, { recursive: true });
   const nodeName = (s.nodeName ?? hostname()).toLowerCase();
   const nodeIP = s.nodeIP ?? defaultNodeIP();
+  const record: AgentRecord = { bridge: s.cniBridge, cgroupRoot: s.cgroupRoot, cniNetwork: 'k8ts-pod-network' };
+  writeFileSync(agentRecordPath(paths.agentDir), JSON.stringify(record) + '\n');
   const transport = (ua: string) => new HttpTransport({ server: o.credentials.server, ca: o.credentials.ca, cert: o.credentials.cert, key: o.credentials.key, userAgent: ua });
   const client = new Client(transport(`kubelet/${nodeName}`), 'kubelet');
   const heartbeatClient = new Client(transport(`kubelet/${nodeName}`), 'kubelet');
