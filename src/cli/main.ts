@@ -18,6 +18,7 @@ Commands:
   sim       Run N simulated nodes in one process (scale tests)
   scheduler Run a scheduler on its own (e.g. a second scheduler with --scheduler-name)
   down      Remove every pod, mount, network device and cgroup a node agent left behind
+  image     Import image archives into the node's containerd (air-gapped nodes), list images
   kubectl   Run kubectl with the server's admin kubeconfig (KUBECONFIG=<data-dir>/kubeconfig)
   version   Print the k8ts version and the Kubernetes API version it serves
 
@@ -39,6 +40,8 @@ export async function main(argv: string[]): Promise<void> {
       return runKubectl(rest);
     case 'down':
       return runDown(rest);
+    case 'image':
+      return (await import('./image.js')).runImageCommand(rest);
     case 'version': {
       const { versionInfo } = await import('../apiserver/version.js');
       const v = versionInfo();
