@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { KubeObject } from '../../api/meta/v1.js';
 import type { Client } from '../../client/client.js';
+import { EventRecorder } from '../../client/events.js';
 import { R } from '../../client/resources.js';
 import { startTestApi, type TestApi } from '../../testing/api-harness.js';
 import { ContainerConfigError } from '../env/container-env.js';
@@ -343,9 +344,24 @@ describe('VolumeManager', () => {
   });
 
   test('unsupported volume types fail clearly', async () => {
-    const e = await failure(vm.setUpPod(makePod([{ name: 'share', nfs: { server: 'nas', path: '/x' } }, { name: 'c', csi: { driver: 'x' } }])));
+    const recorder = new EventRecorder(client, 'kubelet', 'node-a');
+    const withEvents = new VolumeManager({ paths, client, nodeName: 'node-a', log: { info() {}, warn() {}, debug() {} }, recorder });
+    const pod = makePod([{ name: 'share', nfs: { server: 'nas', path: '/x' } }, { name: 'c', csi: { driver: 'x' } }]);
+    const e = await failure(withEvents.setUpPod(pod));
     assert.match(e.message, /^MountVolume.SetUp failed for volume "share" : no volume plugin matched: nfs volumes are not supported by k8ts/);
     assert.equal(e.failures.length, 2);
+    // Each failure is a FailedMount Warning on the pod.
+    const end = Date.now() + 5000;
+    let events: KubeObject[] = [];
+    while (events.length < 2 && Date.now() < end) {
+      events = (await client.resource(R.events).list('default')).items.filter((ev) => ev.involvedObject?.uid === pod.metadata.uid);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.deepEqual(events.map((ev) => [ev.type, ev.reason, ev.message.slice(0, 41)]).sort(), [
+      ['Warning', 'FailedMount', 'MountVolume.SetUp failed for volume "c" :'],
+      ['Warning', 'FailedMount', 'MountVolume.SetUp failed for volume "shar'],
+    ]);
+    await withEvents.tearDownPod(pod.metadata.uid!);
   });
 
   test('containerMounts: readOnly, subPath, subPathExpr, propagation, /etc/hosts and termination-log', async () => {
