@@ -343,6 +343,31 @@ describe('VolumeManager', () => {
     assert.equal(readFileSync(join(pvPath, 'keep'), 'utf8'), 'me', 'PV data survives the pod');
   });
 
+  test('ephemeral: the claim <pod>-<volume>, owned by the pod', async () => {
+    const pod = makePod([{ name: 'scratch', ephemeral: { volumeClaimTemplate: { spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } } } }]);
+    const claimName = `${pod.metadata.name}-scratch`;
+    let e = await failure(vm.setUpPod(pod));
+    assert.equal(e.message, `MountVolume.SetUp failed for volume "scratch" : waiting for ephemeral volume controller to create the persistentvolumeclaim "${claimName}"`);
+    const pvcs = client.resource(R.persistentvolumeclaims);
+    const claim = await pvcs.create('default', { metadata: { name: claimName }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } }, storageClassName: '' } });
+    e = await failure(vm.setUpPod(pod));
+    assert.equal(e.message, `MountVolume.SetUp failed for volume "scratch" : PVC default/${claimName} was not created for pod default/${pod.metadata.name} (pod is not owner)`);
+    const pvPath = join(root, 'storage', 'eph');
+    await client.resource(R.persistentvolumes).create(undefined, {
+      metadata: { name: 'pv-eph' },
+      spec: { capacity: { storage: '1Gi' }, accessModes: ['ReadWriteOnce'], storageClassName: '', local: { path: pvPath }, claimRef: { namespace: 'default', name: claimName, uid: claim.metadata.uid } },
+    });
+    await pvcs.patch('default', claimName, 'merge', {
+      metadata: { ownerReferences: [{ apiVersion: 'v1', kind: 'Pod', name: pod.metadata.name, uid: pod.metadata.uid, controller: true }] },
+      spec: { volumeName: 'pv-eph' },
+    });
+    await pvcs.patch('default', claimName, 'merge', { status: { phase: 'Bound' } }, { subresource: 'status' });
+    const vols = await vm.setUpPod(pod);
+    assert.deepEqual(vols.get('scratch'), { hostPath: pvPath, readOnly: false, kind: 'ephemeral' });
+    assert.ok(statSync(pvPath).isDirectory());
+    await vm.tearDownPod(pod.metadata.uid!);
+  });
+
   test('unsupported volume types fail clearly', async () => {
     const recorder = new EventRecorder(client, 'kubelet', 'node-a');
     const withEvents = new VolumeManager({ paths, client, nodeName: 'node-a', log: { info() {}, warn() {}, debug() {} }, recorder });

@@ -217,11 +217,14 @@ export class VolumeManager {
         await this.writeApiVolume(pod, v, kind, {});
         return { hostPath: this.dirFor(pod, kind, v.name), readOnly: true, kind };
       case 'persistentVolumeClaim':
-        return this.setUpClaim(pod, v);
+        return this.setUpClaim(pod, v.persistentVolumeClaim.claimName, !!v.persistentVolumeClaim.readOnly, false);
+      case 'ephemeral':
+        // A generic ephemeral volume is the claim <pod>-<volume>, made for (owned by) this pod.
+        return this.setUpClaim(pod, `${pod.metadata.name}-${v.name}`, false, true);
       case '':
         throw new SetUpFailure('the volume has no source');
       default:
-        throw new SetUpFailure(`no volume plugin matched: ${kind} volumes are not supported by k8ts (supported: emptyDir, hostPath, configMap, secret, downwardAPI, projected, persistentVolumeClaim)`);
+        throw new SetUpFailure(`no volume plugin matched: ${kind} volumes are not supported by k8ts (supported: emptyDir, hostPath, configMap, secret, downwardAPI, projected, persistentVolumeClaim, ephemeral)`);
     }
   }
 
@@ -333,19 +336,24 @@ export class VolumeManager {
     await mkdir(dir, { recursive: true, mode: 0o777 });
     // Secrets and projected volumes (service account tokens) stay off the disk, as upstream.
     if ((kind === 'secret' || kind === 'projected') && !(await isMountPoint(dir))) await mountTmpfs(dir);
+    // The volume's own folder is an emptyDir upstream: 0777 (its files are read-only to containers).
+    await chmod(dir, 0o777);
     const fsGroup = pod.spec?.securityContext?.fsGroup;
     return new AtomicWriter(dir).write(payload, { fsGroup: typeof fsGroup === 'number' ? fsGroup : undefined });
   }
 
-  private async setUpClaim(pod: KubeObject, v: KubeObject['spec']): Promise<PodVolume> {
+  private async setUpClaim(pod: KubeObject, claimName: string, readOnly: boolean, ephemeral: boolean): Promise<PodVolume> {
     const ns = pod.metadata.namespace ?? 'default';
-    const claimName: string = v.persistentVolumeClaim.claimName;
     const fail = (msg: string) => new SetUpFailure(`error processing PVC ${ns}/${claimName}: ${msg}`);
     let claim: KubeObject;
     try {
       claim = await this.client.resource(R.persistentvolumeclaims).get(ns, claimName);
     } catch (e) {
+      if (ephemeral && isNotFound(e)) throw new SetUpFailure(`waiting for ephemeral volume controller to create the persistentvolumeclaim "${claimName}"`);
       throw fail(`failed to fetch PVC from API server: ${(e as Error).message}`);
+    }
+    if (ephemeral && !(claim.metadata.ownerReferences ?? []).some((o) => o.controller && o.uid === pod.metadata.uid)) {
+      throw new SetUpFailure(`PVC ${ns}/${claimName} was not created for pod ${ns}/${pod.metadata.name} (pod is not owner)`);
     }
     if (claim.metadata.deletionTimestamp) throw fail('PVC is being deleted');
     const pvName: string | undefined = claim.spec?.volumeName;
@@ -360,16 +368,15 @@ export class VolumeManager {
     if (!ref || ref.name !== claimName || (ref.namespace ?? '') !== ns || (ref.uid && ref.uid !== claim.metadata.uid)) {
       throw fail(`found PV object "${pvName}" but its claimRef does not point to this claim`);
     }
-    const readOnly = !!v.persistentVolumeClaim.readOnly;
     if (pv.spec?.hostPath?.path) {
       const { path, type } = pv.spec.hostPath;
       if (!type || type === 'DirectoryOrCreate') await this.ensureVolumeDir(path);
       else await checkHostPathType(path, type);
-      return { hostPath: path, readOnly, kind: 'persistentVolumeClaim' };
+      return { hostPath: path, readOnly, kind: ephemeral ? 'ephemeral' : 'persistentVolumeClaim' };
     }
     if (pv.spec?.local?.path) {
       await this.ensureVolumeDir(pv.spec.local.path);
-      return { hostPath: pv.spec.local.path, readOnly, kind: 'persistentVolumeClaim' };
+      return { hostPath: pv.spec.local.path, readOnly, kind: ephemeral ? 'ephemeral' : 'persistentVolumeClaim' };
     }
     const source = Object.keys(pv.spec ?? {}).find((k) => !['capacity', 'accessModes', 'claimRef', 'persistentVolumeReclaimPolicy', 'storageClassName', 'mountOptions', 'volumeMode', 'nodeAffinity'].includes(k));
     throw fail(`no volume plugin matched: PV ${pvName} is ${source ?? 'without a source'}; k8ts mounts hostPath and local persistent volumes`);
