@@ -109,6 +109,12 @@ describe('VolumeManager', () => {
     assert.equal(procMounts(mem.hostPath).length, 1);
     assert.equal(readFileSync(join(mem.hostPath, 'f'), 'utf8'), 'data');
 
+    const grouped = makePod([{ name: 'shared', emptyDir: {} }], { securityContext: { fsGroup: 3000 } });
+    const gdir = (await vm.setUpPod(grouped)).get('shared')!.hostPath;
+    assert.equal(statSync(gdir).gid, 3000);
+    assert.equal(statSync(gdir).mode & 0o7777, 0o2777, 'setgid: new files get the fsGroup');
+    await vm.tearDownPod(grouped.metadata.uid!);
+
     // Without sizeLimit the pod's memory limit bounds it.
     const pod2 = makePod([{ name: 'mem', emptyDir: { medium: 'Memory' } }]);
     const v2 = await vm.setUpPod(pod2);
@@ -197,6 +203,13 @@ describe('VolumeManager', () => {
 
     assert.deepEqual(await vm.refreshPod(pod), [], 'nothing changed');
     assert.equal(readlinkSync(join(all.hostPath, '..data')), v1);
+    // Bind mounts as the runtime makes them: the folder, and the subPath file.
+    const bindDir = join(root, 'bind-dir');
+    const bindFile = join(root, 'bind-file');
+    mkdirSync(bindDir);
+    writeFileSync(bindFile, '');
+    execFileSync('mount', ['--bind', mounts[1].host_path, bindDir]);
+    execFileSync('mount', ['--bind', mounts[0].host_path, bindFile]);
 
     await client.resource(R.configmaps).patch('default', 'app-config', 'merge', { data: { 'app.yaml': 'level: debug', other: null } });
     // 'some' names the removed key in its items: that refresh fails and the volume keeps its content.
@@ -207,6 +220,10 @@ describe('VolumeManager', () => {
     assert.notEqual(readlinkSync(join(all.hostPath, '..data')), v1);
     assert.equal(existsSync(join(all.hostPath, v1)), false, 'the old version folder is removed');
     assert.deepEqual(await vm.refreshPod(pod), []);
+    assert.equal(readFileSync(join(bindDir, 'app.yaml'), 'utf8'), 'level: debug', 'a folder mount sees the update');
+    assert.equal(readFileSync(bindFile, 'utf8'), 'level: info', 'a subPath mount keeps the old file, as upstream');
+    execFileSync('umount', [bindDir]);
+    execFileSync('umount', [bindFile]);
     await vm.tearDownPod(pod.metadata.uid!);
   });
 

@@ -3,7 +3,7 @@
 // volumes current, and removes them when the pod is gone.
 // Plugins and their folders follow upstream: https://kubernetes.io/docs/concepts/storage/volumes/
 
-import { chmod, mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { chmod, chown, mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import type { KubeObject } from '../../api/meta/v1.js';
 import type { Client } from '../../client/client.js';
@@ -11,6 +11,7 @@ import type { EventRecorder } from '../../client/events.js';
 import { R } from '../../client/resources.js';
 import { isNotFound } from '../../client/transport.js';
 import { quantityFrom } from '../../machinery/quantity.js';
+import { apiGetters, type ObjectGetters } from '../env/container-env.js';
 import type { PodRuntimeFacts } from '../env/downward.js';
 import type { KubeletPaths } from '../paths.js';
 import type { Mount } from '../runtime/runtime.js';
@@ -58,6 +59,8 @@ export interface VolumeManagerOptions {
   recorder?: EventRecorder;
   /** Node allocatable (cpu, memory, ...): unset limits in resourceFieldRef, and the size of memory-backed emptyDirs. */
   allocatable?: Record<string, string | number>;
+  /** Where ConfigMaps and Secrets are read (e.g. informer caches); default: a GET each time. */
+  getters?: ObjectGetters;
 }
 
 /** Upstream's folder names: <pod>/volumes/<plugin>/<volume>. */
@@ -85,6 +88,7 @@ export class VolumeManager {
   private readonly recorder?: EventRecorder;
   private readonly allocatable: Record<string, string | number>;
   private readonly tokens: ServiceAccountTokens;
+  private readonly getters: ObjectGetters;
   /** Volumes set up per pod uid, with the spec they were set up from. */
   private readonly ready = new Map<string, Map<string, { spec: string; volume: PodVolume }>>();
   /** One operation at a time per pod: setUp, refresh and tearDown write the same folders. */
@@ -98,6 +102,7 @@ export class VolumeManager {
     this.recorder = opts.recorder;
     this.allocatable = opts.allocatable ?? { cpu: String(cpus().length), memory: String(totalmem()) };
     this.tokens = new ServiceAccountTokens(opts.client);
+    this.getters = opts.getters ?? apiGetters(opts.client);
   }
 
   private locked<T>(uid: string, fn: () => Promise<T>): Promise<T> {
@@ -237,8 +242,11 @@ export class VolumeManager {
     } else if (medium !== '') {
       throw new SetUpFailure(`emptyDir medium ${medium} is not supported by k8ts (use "" or Memory)`);
     }
-    // World-writable as upstream: containers may run as any user.
-    await chmod(dir, 0o777);
+    // World-writable as upstream: containers may run as any user. With fsGroup, the folder is
+    // the group's and new files inherit it (setgid), as upstream's SetVolumeOwnership.
+    const fsGroup = pod.spec?.securityContext?.fsGroup;
+    if (typeof fsGroup === 'number') await chown(dir, (await stat(dir)).uid, fsGroup);
+    await chmod(dir, typeof fsGroup === 'number' ? 0o2777 : 0o777);
     return { hostPath: dir, readOnly: false, kind: 'emptyDir' };
   }
 
@@ -260,13 +268,8 @@ export class VolumeManager {
     return size;
   }
 
-  private async getObject(gvr: typeof R.configmaps, ns: string, name: string): Promise<KubeObject | undefined> {
-    try {
-      return await this.client.resource(gvr).get(ns, name);
-    } catch (e) {
-      if (isNotFound(e)) return undefined;
-      throw e;
-    }
+  private getObject(gvr: typeof R.configmaps, ns: string, name: string): Promise<KubeObject | undefined> {
+    return gvr === R.secrets ? this.getters.getSecret(ns, name) : this.getters.getConfigMap(ns, name);
   }
 
   /** The volume's files, from the API. */
