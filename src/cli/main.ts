@@ -15,6 +15,7 @@ Commands:
   agent     Run a node agent (--simulated: a simulated node for tests)
   sim       Run N simulated nodes in one process (scale tests)
   scheduler Run a scheduler on its own (e.g. a second scheduler with --scheduler-name)
+  image     Import image archives into the node's containerd (air-gapped nodes), list images
   kubectl   Run kubectl with the server's admin kubeconfig (KUBECONFIG=<data-dir>/kubeconfig)
   version   Print the k8ts version and the Kubernetes API version it serves
 
@@ -34,6 +35,8 @@ export async function main(argv: string[]): Promise<void> {
       return runSchedulerCommand(rest);
     case 'kubectl':
       return runKubectl(rest);
+    case 'image':
+      return (await import('./image.js')).runImageCommand(rest);
     case 'version': {
       const { versionInfo } = await import('../apiserver/version.js');
       const v = versionInfo();
