@@ -56,6 +56,8 @@ export interface ApiServerOptions {
   logger?: { info(o: unknown, msg?: string): void; error(o: unknown, msg?: string): void; warn(o: unknown, msg?: string): void };
   /** Credentials for kubelets (pods/log, exec, attach, portforward, nodes/proxy). */
   kubeletClient?: KubeletClientConfig;
+  /** k8ts's own endpoints that authenticate by themselves (node join), served before authentication. */
+  extraRoutes?: Map<string, (req: IncomingMessage, res: ServerResponse) => Promise<void>>;
 }
 
 /** Paths that upstream's default RBAC lets anyone read (system:public-info-viewer). */
@@ -238,6 +240,8 @@ export class ApiServer {
     try {
       const url = new URL(req.url ?? '/', 'https://localhost');
       const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname;
+      const extra = this.opts.extraRoutes?.get(path);
+      if (extra) return await extra(req, res);
       const user = localUser ?? this.opts.authenticate(req);
       if (!user && !PUBLIC_PATHS.has(path)) throw StatusError.unauthorized();
       ctx.user = user;

@@ -1,7 +1,7 @@
 // Flag definitions live apart from the code that runs a role (as k3s does).
 
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
 export function defaultDataDir(): string {
@@ -28,6 +28,8 @@ export interface ServerFlags {
   clusterCIDR: string;
   nodeCIDRMaskSize: number;
   nodeMonitorGracePeriodMs: number;
+  /** Root of local-path volumes (k3s: --default-local-storage-path), default <data-dir>/storage. */
+  defaultLocalStoragePath: string;
 }
 
 export const SERVER_HELP = `Usage: k8ts server [flags]
@@ -52,6 +54,7 @@ Flags:
   --node-cidr-mask-size N        Prefix length of each node's pod range (default 24)
   --node-monitor-grace-period D  How long a node may go without a heartbeat before it is marked
                                  NotReady/Unknown (default 40s)
+  --default-local-storage-path DIR  Folder of local-path volumes (default <data-dir>/storage)
 `;
 
 export function parseServerFlags(argv: string[]): ServerFlags | 'help' {
@@ -74,6 +77,7 @@ export function parseServerFlags(argv: string[]): ServerFlags | 'help' {
       'cluster-cidr': { type: 'string' },
       'node-cidr-mask-size': { type: 'string' },
       'node-monitor-grace-period': { type: 'string' },
+      'default-local-storage-path': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -81,8 +85,9 @@ export function parseServerFlags(argv: string[]): ServerFlags | 'help' {
   if (values.help) return 'help';
   const port = Number(values['secure-port'] ?? '6443');
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid --secure-port ${values['secure-port']}`);
+  const dataDir = values['data-dir'] ?? defaultDataDir();
   return {
-    dataDir: values['data-dir'] ?? defaultDataDir(),
+    dataDir,
     securePort: port,
     bindAddress: values['bind-address'] ?? '0.0.0.0',
     advertiseAddress: values['advertise-address'] ?? '127.0.0.1',
@@ -98,6 +103,7 @@ export function parseServerFlags(argv: string[]): ServerFlags | 'help' {
     clusterCIDR: values['cluster-cidr'] ?? '10.42.0.0/16',
     nodeCIDRMaskSize: Number(values['node-cidr-mask-size'] ?? '24'),
     nodeMonitorGracePeriodMs: parseSimpleDuration(values['node-monitor-grace-period'] ?? '40s'),
+    defaultLocalStoragePath: resolve(values['default-local-storage-path'] ?? join(dataDir, 'storage')),
   };
 }
 

@@ -75,6 +75,7 @@ export async function runServer(argv: string[]): Promise<void> {
         clusterCIDR: flags.clusterCIDR,
         nodeCIDRMaskSize: flags.nodeCIDRMaskSize,
         nodeMonitorGracePeriodMs: flags.nodeMonitorGracePeriodMs,
+        localStoragePath: flags.defaultLocalStoragePath,
       },
     });
     void manager.run(lifecycle.signal);

@@ -24,6 +24,8 @@ export interface ControllerSettings {
   workers: number;
   /** Time source, replaceable in tests. */
   now: () => Date;
+  /** Root of the k8ts.io/local-path provisioner's volumes (k3s: --default-local-storage-path). */
+  localStoragePath: string;
 }
 
 export const defaultControllerSettings = (): ControllerSettings => ({
@@ -33,6 +35,7 @@ export const defaultControllerSettings = (): ControllerSettings => ({
   nodeMonitorPeriodMs: 5_000,
   workers: 5,
   now: () => new Date(),
+  localStoragePath: '/var/lib/k8ts/storage',
 });
 
 export interface ControllerContext {

@@ -4,8 +4,10 @@
 // - a PVC without a class gets the default StorageClass, as upstream's admission does;
 // - a released PV is deleted (reclaimPolicy Delete) or marked Released (Retain).
 // The `local-path` StorageClass is created at start if missing and marked default.
-// On simulated nodes nothing is written to disk; the real node agent will create the folder.
+// The PV's folder lies under settings.localStoragePath; the node agent creates it (mode 0777) on
+// first mount. On simulated nodes nothing is written to disk.
 
+import { join } from 'node:path';
 import type { KubeObject } from '../../api/meta/v1.js';
 import { keyOf, splitKey } from '../../client/informer.js';
 import { R } from '../../client/resources.js';
@@ -16,7 +18,6 @@ import type { Controller, ControllerContext } from '../context.js';
 
 export const LOCAL_PATH_PROVISIONER = 'k8ts.io/local-path';
 const DEFAULT_CLASS_ANNOTATION = 'storageclass.kubernetes.io/is-default-class';
-const STORAGE_ROOT = '/var/lib/k8ts/storage';
 
 const storageClasses = { group: 'storage.k8s.io', version: 'v1', plural: 'storageclasses', kind: 'StorageClass', namespaced: false };
 
@@ -119,7 +120,7 @@ export class PersistentVolumeController implements Controller {
             accessModes: modes.length ? modes : ['ReadWriteOnce'],
             persistentVolumeReclaimPolicy: cls.reclaimPolicy ?? 'Delete',
             storageClassName: className,
-            hostPath: { path: `${STORAGE_ROOT}/${pvName}_${namespace}_${name}`, type: 'DirectoryOrCreate' },
+            hostPath: { path: join(ctx.settings.localStoragePath, `${pvName}_${namespace}_${name}`), type: 'DirectoryOrCreate' },
             volumeMode: claim.spec?.volumeMode ?? 'Filesystem',
           },
         });
