@@ -46,6 +46,7 @@ export async function runServer(argv: string[]): Promise<void> {
     store,
     resources: builtinResources(),
     tls: tlsServerOptions(pki),
+    kubeletClient: { cert: pki.kubeletClientCert, key: pki.kubeletClientKey, ca: pki.caCert },
     authenticate: (req) => authenticator.authenticate(req),
     port: flags.securePort,
     bindAddress: flags.bindAddress,
