@@ -14,11 +14,12 @@ import { HttpTransport } from '../client/transport.js';
 import type { AgentSettings } from '../cli/agent-flags.js';
 import { agentRecordPath, type AgentRecord } from '../cli/down.js';
 import { writePodNetworkConfig } from '../network/cni/pod-network-config.js';
-import { Containerd } from './cri/containerd.js';
-import { CriRuntime } from './cri/cri-runtime.js';
-import { loadRegistriesFile } from './cri/registries.js';
+import { CgroupManager } from './cm/cgroup-manager.js';
+import { getPodQOS } from './cm/qos.js';
+import type { Containerd } from './cri/containerd.js';
+import { startRuntime } from './cri/start.js';
 import { apiGetters, expandCommand, makeEnvironment } from './env/container-env.js';
-import { ensureBuiltinImages, PAUSE_IMAGE } from './images/builtin-images.js';
+import { PAUSE_IMAGE } from './images/builtin-images.js';
 import { ImageManager } from './images/image-manager.js';
 import { Kubelet } from './kubelet.js';
 import { runHandler } from './lifecycle/hooks.js';
@@ -26,7 +27,8 @@ import { defaultNodeIP, NodeStatusManager } from './node/node-status.js';
 import { KubeletPaths } from './paths.js';
 import { readTerminationMessage, terminationMessageHostFile } from './pod-files/termination-message.js';
 import type { RuntimeContainer } from './pods/runtime-state.js';
-import { RuntimeState } from './pods/runtime-state.js';
+import { latestByName, previousByName, RuntimeState } from './pods/runtime-state.js';
+import { KubeletServer } from './server/kubelet-server.js';
 import { ProberManager } from './prober/manager.js';
 import type { ContainerRuntime } from './runtime/runtime.js';
 import { VolumeManager } from './volumes/volume-manager.js';
@@ -72,6 +74,7 @@ async function waitForPodCIDR(client: Client, nodeName: string, fallback: string
 }
 
 export async function startNodeAgent(o: NodeAgentOptions): Promise<NodeAgent> {
+  const agentStarted = Date.now();
   const s = o.settings;
   const log = o.log;
   const paths = new KubeletPaths(o.agentDir);
@@ -87,26 +90,20 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<NodeAgent> {
 
   // The runtime: our own containerd, or one already running.
   const cniConfDir = join(paths.agentDir, 'cni', 'net.d');
-  let containerd: Containerd | undefined;
-  let endpoint = s.runtimeEndpoint;
-  if (!endpoint) {
-    const registriesFile = s.registriesFile ?? (existsSync(join(o.agentDir, '..', 'registries.yaml')) ? join(o.agentDir, '..', 'registries.yaml') : undefined);
-    containerd = new Containerd({
-      dir: paths.containerdDir,
-      cniConfDir,
-      sandboxImage: PAUSE_IMAGE,
-      registries: registriesFile ? loadRegistriesFile(registriesFile) : undefined,
-      log: log.child?.({ component: 'containerd' }) ?? log,
-    });
-    await containerd.start();
-    endpoint = containerd.endpoint;
-  }
-  const runtime = new CriRuntime({ endpoint });
+  const dataDirRegistries = join(o.agentDir, '..', 'registries.yaml');
+  const started = await startRuntime({
+    paths,
+    endpoint: s.runtimeEndpoint,
+    registriesFile: s.registriesFile ?? (existsSync(dataDirRegistries) ? dataDirRegistries : undefined),
+    cniConfDir,
+    log: log.child?.({ component: 'containerd' }) ?? log,
+  });
+  const runtime = started.runtime;
+  const containerd = started.containerd;
   const v = await runtime.version();
-  log.info({ runtime: `${v.runtime_name}://${v.runtime_version}`, endpoint }, 'container runtime ready');
-  if (containerd) {
-    await ensureBuiltinImages({ runtime, ctrSocket: containerd.socketPath, cacheDir: join(paths.agentDir, 'builtin-images'), log });
-  }
+  log.info({ runtime: `${v.runtime_name}://${v.runtime_version}`, endpoint: runtime.endpoint }, 'container runtime ready');
+  const cgroups = new CgroupManager({ root: s.cgroupRoot, log });
+  await cgroups.ensureRoot();
 
   // The Node, its heartbeat, and the pod network once the node has a podCIDR.
   let networkMessage: string | undefined = 'network plugin is not ready: waiting for the pod network configuration';
@@ -167,7 +164,7 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<NodeAgent> {
       await volumes.refreshPod(pod, { nodeName, hostIP: nodeIP, podIP: pod.status?.podIP });
     },
     terminationMessage: (_pod, c) => termMessages.get(c.id),
-    qosClass: (pod) => qosClass(pod),
+    qosClass: (pod) => getPodQOS(pod),
     onRuntimeHealth: () => nodeStatus.poke(),
     sync: {
       runtime,
@@ -219,9 +216,9 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<NodeAgent> {
         });
       },
       expand: (list, env) => expandCommand(list, env) ?? [],
-      ensurePodCgroup: async () => undefined,
-      removePodCgroup: async () => undefined,
-      containerResources: (pod, c) => containerResources(pod, c),
+      ensurePodCgroup: (pod) => cgroups.ensurePod(pod),
+      removePodCgroup: (uid) => cgroups.removePod(uid, { stray: 'kill' }),
+      containerResources: (pod, c) => cgroups.containerResources(pod, c),
       runHook: (pod, c, id, handler, podIP) => runHandler(pod, c, id, handler, podIP || undefined, runtime, { recorder }),
       takeKillRequest: (uid, containerId) => {
         const key = `${uid}/${containerId}`;
@@ -254,6 +251,45 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<NodeAgent> {
   const msgTimer = setInterval(() => void readMessages().catch(() => undefined), 1_000);
   msgTimer.unref();
 
+  const kubeletServer = new KubeletServer({
+    port: s.kubeletPort,
+    tls: { cert: o.serving.cert, key: o.serving.key, ca: o.credentials.ca },
+    log,
+    deps: {
+      runtime,
+      listPods: () => kubelet!.listPods(),
+      findPod: (ns, name) => {
+        const pod = kubelet!.podByName(ns, name);
+        if (!pod) return undefined;
+        const sb = state.get(pod.metadata.uid!)?.sandboxes[0];
+        return { pod, sandboxId: sb?.ready ? sb.id : undefined };
+      },
+      findContainer: async (ns, podName, container, previous) => {
+        const pod = kubelet!.podByName(ns, podName);
+        if (!pod) return `pod "${podName}" not found on node ${nodeName}`;
+        const names = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? []), ...(pod.spec?.ephemeralContainers ?? [])].map((c: any) => c.name);
+        const name = container ?? (pod.spec?.containers?.length === 1 ? pod.spec.containers[0].name : undefined);
+        if (!name || !names.includes(name)) return `container ${name ?? ''} is not valid for pod ${podName}`;
+        const uid = pod.metadata.uid!;
+        await state.refreshPod(uid).catch(() => undefined);
+        const rp = state.get(uid);
+        // --previous is the status's lastState: the newest instance while the container waits to
+        // restart (CrashLoopBackOff), else the one before the newest.
+        const newest = latestByName(rp).get(name);
+        const waitingAfterExit = newest?.status.state === 'CONTAINER_EXITED' && !!kubelet!.syncer.waiting(uid, name);
+        const found = previous ? (waitingAfterExit ? newest : previousByName(rp, name)) : newest;
+        if (!found) {
+          if (previous) return `previous terminated container "${name}" in pod "${podName}" not found`;
+          const w = kubelet!.syncer.waiting(uid, name);
+          return `container "${name}" in pod "${podName}" is waiting to start: ${w?.reason ?? 'ContainerCreating'}`;
+        }
+        return { containerId: found.id, logPath: found.status.log_path };
+      },
+      statsSummary: async () => ({ node: { nodeName, startTime: new Date(agentStarted).toISOString() }, pods: [] }),
+      metrics: async () => '',
+    },
+  });
+  await kubeletServer.start();
   void kubelet.run(o.signal);
   log.info({ node: nodeName, nodeIP, kubeletPort: s.kubeletPort }, 'node agent running');
   return {
@@ -267,27 +303,10 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<NodeAgent> {
       runtime.close();
       client.close();
       heartbeatClient.close();
+      await kubeletServer.stop().catch(() => undefined);
       // Pods keep running (as with k3s); `k8ts down` removes them.
-      await containerd?.stop();
+      await started.stop();
     },
   };
 }
 
-// Until the cgroup manager lands: QoS and CRI resources computed here.
-function qosClass(pod: KubeObject): string {
-  const all = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
-  let any = false;
-  let guaranteed = true;
-  for (const c of all) {
-    const req = c.resources?.requests ?? {};
-    const lim = c.resources?.limits ?? {};
-    if (Object.keys(req).length || Object.keys(lim).length) any = true;
-    for (const r of ['cpu', 'memory']) if (!lim[r] || (req[r] && req[r] !== lim[r])) guaranteed = false;
-  }
-  if (!any) return 'BestEffort';
-  return guaranteed ? 'Guaranteed' : 'Burstable';
-}
-
-function containerResources(_pod: KubeObject, _c: any) {
-  return undefined;
-}
