@@ -49,8 +49,9 @@ export function dialUpgrade(o: DialUpgradeOptions): Promise<DialResult> {
           ca: o.tls?.ca,
           cert: o.tls?.cert,
           key: o.tls?.key,
-          servername: o.tls?.servername,
-          checkServerIdentity: o.tls?.checkServerIdentity,
+          // Unset options must be absent, not undefined: tls.connect asserts on an undefined checkServerIdentity.
+          ...(o.tls?.servername ? { servername: o.tls.servername } : {}),
+          ...(o.tls?.checkServerIdentity ? { checkServerIdentity: o.tls.checkServerIdentity } : {}),
           minVersion: 'TLSv1.2',
         })
       : httpRequest(common);
