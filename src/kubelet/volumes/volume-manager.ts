@@ -2,6 +2,15 @@
 // files from ConfigMaps, Secrets and the downward API, persistent volumes), keeps API-backed
 // volumes current, and removes them when the pod is gone.
 // Plugins and their folders follow upstream: https://kubernetes.io/docs/concepts/storage/volumes/
+//
+// How the pod worker uses it:
+//   1. setUpPod(pod) on every sync, before creating the sandbox's containers; a VolumeError
+//      (reason FailedMount) means: wait and retry on the next sync (an event is recorded).
+//   2. makeEnvironment(...) then containerMounts(pod, container, volumes, { env, hosts }) for each
+//      container start (it makes the termination-message file of that start).
+//   3. refreshPod(pod) every ~10 s for running pods, so ConfigMap/Secret/label edits arrive.
+//   4. tearDownPod(uid) once the pod's containers and sandbox are gone; podUIDsOnDisk() lists
+//      pods with folders, to clean up after pods deleted while the agent was down.
 
 import { chmod, chown, mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
