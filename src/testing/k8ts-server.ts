@@ -46,6 +46,12 @@ export interface StartOptions {
   extraArgs?: string[];
   /** Reuse a data dir (not removed on stop). */
   dataDir?: string;
+  /**
+   * Run the embedded node agent (containerd, real pods). Off by default: suites about the API
+   * and the control plane need no containers. stop() then runs `k8ts down` to remove every pod,
+   * mount, network device and cgroup the agent made.
+   */
+  agent?: boolean;
 }
 
 function run(bin: string, args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<RunResult> {
@@ -69,7 +75,7 @@ function run(bin: string, args: string[], opts: { input?: string; env?: NodeJS.P
 }
 
 async function launch(dataDir: string, port: number, opts: StartOptions): Promise<{ proc: ChildProcess; port: number }> {
-  const args = ['server', '--data-dir', dataDir, '--secure-port', String(port), '--bind-address', '127.0.0.1', ...(opts.extraArgs ?? [])];
+  const args = ['server', '--data-dir', dataDir, '--secure-port', String(port), '--bind-address', '127.0.0.1', ...(opts.agent ? [] : ['--disable-agent']), ...(opts.extraArgs ?? [])];
   if (opts.datastoreEndpoint) args.push('--datastore-endpoint', opts.datastoreEndpoint);
   const proc = spawn(process.execPath, [K8TS_BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
@@ -170,6 +176,7 @@ export async function startK8ts(opts: StartOptions = {}): Promise<K8tsServer> {
     stop: async () => {
       for (const p of procs) await kill(p, 'SIGKILL');
       await kill(proc, 'SIGTERM');
+      if (opts.agent) await run(process.execPath, [K8TS_BIN, 'down', '--data-dir', dataDir], { timeoutMs: 120_000 });
       if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };
