@@ -66,8 +66,12 @@ export interface VolumeManagerOptions {
   nodeName: string;
   log: VolumeLogger;
   recorder?: EventRecorder;
-  /** Node allocatable (cpu, memory, ...): unset limits in resourceFieldRef, and the size of memory-backed emptyDirs. */
-  allocatable?: Record<string, string | number>;
+  /**
+   * Node allocatable (cpu, memory, ...), or a function that returns the current one: unset limits
+   * in resourceFieldRef, and the size of memory-backed emptyDirs. Missing entries: this host's
+   * CPUs and memory.
+   */
+  allocatable?: Record<string, string | number> | (() => Record<string, string | number>);
   /** Where ConfigMaps and Secrets are read (e.g. informer caches); default: a GET each time. */
   getters?: ObjectGetters;
 }
@@ -95,7 +99,7 @@ export class VolumeManager {
   private readonly client: Client;
   private readonly log: VolumeLogger;
   private readonly recorder?: EventRecorder;
-  private readonly allocatable: Record<string, string | number>;
+  private readonly allocatableSource?: VolumeManagerOptions['allocatable'];
   private readonly tokens: ServiceAccountTokens;
   private readonly getters: ObjectGetters;
   /** Volumes set up per pod uid, with the spec they were set up from. */
@@ -109,9 +113,14 @@ export class VolumeManager {
     this.client = opts.client;
     this.log = opts.log;
     this.recorder = opts.recorder;
-    this.allocatable = opts.allocatable ?? { cpu: String(cpus().length), memory: String(totalmem()) };
+    this.allocatableSource = opts.allocatable;
     this.tokens = new ServiceAccountTokens(opts.client);
     this.getters = opts.getters ?? apiGetters(opts.client);
+  }
+
+  private get allocatable(): Record<string, string | number> {
+    const a = typeof this.allocatableSource === 'function' ? this.allocatableSource() : this.allocatableSource;
+    return { cpu: String(cpus().length), memory: String(totalmem()), ...a };
   }
 
   private locked<T>(uid: string, fn: () => Promise<T>): Promise<T> {
