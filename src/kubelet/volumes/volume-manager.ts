@@ -2,6 +2,15 @@
 // files from ConfigMaps, Secrets and the downward API, persistent volumes), keeps API-backed
 // volumes current, and removes them when the pod is gone.
 // Plugins and their folders follow upstream: https://kubernetes.io/docs/concepts/storage/volumes/
+//
+// How the pod worker uses it:
+//   1. setUpPod(pod) on every sync, before creating the sandbox's containers; a VolumeError
+//      (reason FailedMount) means: wait and retry on the next sync (an event is recorded).
+//   2. makeEnvironment(...) then containerMounts(pod, container, volumes, { env, hosts }) for each
+//      container start (it makes the termination-message file of that start).
+//   3. refreshPod(pod) every ~10 s for running pods, so ConfigMap/Secret/label edits arrive.
+//   4. tearDownPod(uid) once the pod's containers and sandbox are gone; podUIDsOnDisk() lists
+//      pods with folders, to clean up after pods deleted while the agent was down.
 
 import { chmod, chown, mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
@@ -57,8 +66,12 @@ export interface VolumeManagerOptions {
   nodeName: string;
   log: VolumeLogger;
   recorder?: EventRecorder;
-  /** Node allocatable (cpu, memory, ...): unset limits in resourceFieldRef, and the size of memory-backed emptyDirs. */
-  allocatable?: Record<string, string | number>;
+  /**
+   * Node allocatable (cpu, memory, ...), or a function that returns the current one: unset limits
+   * in resourceFieldRef, and the size of memory-backed emptyDirs. Missing entries: this host's
+   * CPUs and memory.
+   */
+  allocatable?: Record<string, string | number> | (() => Record<string, string | number>);
   /** Where ConfigMaps and Secrets are read (e.g. informer caches); default: a GET each time. */
   getters?: ObjectGetters;
 }
@@ -86,7 +99,7 @@ export class VolumeManager {
   private readonly client: Client;
   private readonly log: VolumeLogger;
   private readonly recorder?: EventRecorder;
-  private readonly allocatable: Record<string, string | number>;
+  private readonly allocatableSource?: VolumeManagerOptions['allocatable'];
   private readonly tokens: ServiceAccountTokens;
   private readonly getters: ObjectGetters;
   /** Volumes set up per pod uid, with the spec they were set up from. */
@@ -100,9 +113,14 @@ export class VolumeManager {
     this.client = opts.client;
     this.log = opts.log;
     this.recorder = opts.recorder;
-    this.allocatable = opts.allocatable ?? { cpu: String(cpus().length), memory: String(totalmem()) };
+    this.allocatableSource = opts.allocatable;
     this.tokens = new ServiceAccountTokens(opts.client);
     this.getters = opts.getters ?? apiGetters(opts.client);
+  }
+
+  private get allocatable(): Record<string, string | number> {
+    const a = typeof this.allocatableSource === 'function' ? this.allocatableSource() : this.allocatableSource;
+    return { cpu: String(cpus().length), memory: String(totalmem()), ...a };
   }
 
   private locked<T>(uid: string, fn: () => Promise<T>): Promise<T> {
