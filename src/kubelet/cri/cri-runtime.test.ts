@@ -82,7 +82,7 @@ describe('CriRuntime on containerd', { timeout: 240_000 }, () => {
 
   it('has the built-in images, busybox also as docker.io/library/busybox', async () => {
     const tags = (await t.runtime.listImages()).flatMap((i) => i.repo_tags);
-    for (const name of ['docker.io/k8ts/pause:3.10', 'docker.io/k8ts/busybox:latest', 'docker.io/library/busybox:latest']) {
+    for (const name of ['docker.io/k8ts/pause:3.10', 'docker.io/k8ts/busybox:1.35', 'docker.io/library/busybox:1.35', 'docker.io/k8ts/busybox:latest', 'docker.io/library/busybox:latest']) {
       assert.ok(tags.includes(name), `${name} in ${tags.join(', ')}`);
     }
     const bb = await t.runtime.imageStatus({ image: 'busybox' });
@@ -256,7 +256,7 @@ describe('CriRuntime on containerd', { timeout: 240_000 }, () => {
       const started = await startRuntime({ paths: new KubeletPaths(dir), endpoint: t.containerd.endpoint, log: quiet });
       assert.equal(started.containerd, undefined);
       assert.equal(started.ctrSocket, t.containerd.socketPath);
-      assert.deepEqual(started.images, { pause: 'docker.io/k8ts/pause:3.10', busybox: 'docker.io/k8ts/busybox:latest' });
+      assert.deepEqual(started.images, { pause: 'docker.io/k8ts/pause:3.10', busybox: 'docker.io/k8ts/busybox:1.35' });
       assert.equal((await started.runtime.version()).runtime_name, 'containerd');
       await started.stop();
       assert.ok(t.containerd.pid, 'the external containerd keeps running');

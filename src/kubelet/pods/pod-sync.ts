@@ -248,6 +248,7 @@ export class PodSyncer {
     } catch (err) {
       const r = reasoned(err, 'ErrImagePull');
       this.setWaiting(pod, c.name, r);
+      this.d.recorder.event(pod, 'Warning', 'Failed', `Error: ${r.reason}`);
       return r.reason === 'ImagePullBackOff' ? 5_000 : 1_000;
     }
     let envs: KeyValue[];
