@@ -31,7 +31,12 @@ describe('CriRuntime on containerd', { timeout: 240_000 }, () => {
     const port = await freePort();
     registry = await startTestRegistry(port);
     t = await startTestContainerd({
-      registries: parseRegistries(`mirrors:\n  "${MIRRORED}":\n    endpoint: ["http://127.0.0.1:${port}"]\n`),
+      // The registry is also named under configs (insecure, with credentials), as a user of a
+      // plain-HTTP local registry would: pulls must still work.
+      registries: parseRegistries(
+        `mirrors:\n  "${MIRRORED}":\n    endpoint: ["http://127.0.0.1:${port}"]\n` +
+          `configs:\n  "127.0.0.1:${port}":\n    tls: {insecure_skip_verify: true}\n    auth: {username: u, password: p}\n`,
+      ),
     });
     archive = join(t.paths.agentDir, 'busybox-push.tar');
     const spec = await busyboxImageSpec();
