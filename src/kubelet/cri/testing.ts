@@ -7,7 +7,7 @@
 //   after(() => t.stop());
 //   const id = await t.runtime.runPodSandbox(t.sandboxConfig('p1'));
 
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,7 +18,7 @@ import { ensureBuiltinImages, PAUSE_IMAGE } from '../images/builtin-images.js';
 import { Containerd, type CriLogger } from './containerd.js';
 import { CriRuntime } from './cri-runtime.js';
 import type { RegistriesConfig } from './registries.js';
-import { killShims, removeCgroups, unmountUnder } from './teardown.js';
+import { killShims, killShimsAndUnmountSync, removeCgroups, removeCniIptablesRules, unmountUnder } from './teardown.js';
 
 const execFileP = promisify(execFile);
 
@@ -93,9 +93,31 @@ export async function startTestContainerd(opts: TestContainerdOptions = {}): Pro
   let runtime: CriRuntime | undefined;
   let stopped = false;
 
+  // A test file that ends without calling stop() (a crash, a forgotten after()) still leaves
+  // nothing behind: containerd runs in its own process group and would outlive the test.
+  const onExit = () => {
+    if (stopped) return;
+    stopped = true;
+    const pid = containerd.pid;
+    if (pid) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    killShimsAndUnmountSync(containerd.socketPath, dir);
+    spawnSync('ip', ['link', 'del', bridge]);
+    removeCniIptablesRules(name);
+    removeCgroups(cgroupParent);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('exit', onExit);
+
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
+    process.removeListener('exit', onExit);
     // Stopping each sandbox through the CRI tears down its network (CNI DEL: veth, iptables).
     if (runtime && containerd.pid) {
       try {
@@ -113,6 +135,7 @@ export async function startTestContainerd(opts: TestContainerdOptions = {}): Pro
     await killShims(containerd.socketPath);
     await unmountUnder(dir);
     await execFileP('ip', ['link', 'del', bridge]).catch(() => undefined);
+    removeCniIptablesRules(name);
     removeCgroups(cgroupParent);
     removeCniCache(name);
     rmSync(dir, { recursive: true, force: true });
