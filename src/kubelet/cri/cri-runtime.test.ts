@@ -131,6 +131,15 @@ describe('CriRuntime on containerd', { timeout: 240_000 }, () => {
     assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/exec\/\S+$/);
     assert.match(await t.runtime.portForward(sandbox, [80]), /^http:\/\/127\.0\.0\.1:\d+\/portforward\/\S+$/);
 
+    assert.match(await t.runtime.attach({ container_id: cid, stdout: true }), /^http:\/\/127\.0\.0\.1:\d+\/attach\/\S+$/);
+    const stats = await t.runtime.containerStats(cid);
+    assert.equal(stats?.attributes.id, cid);
+    assert.ok(Number(stats?.memory?.working_set_bytes?.value) > 0, JSON.stringify(stats?.memory));
+    assert.ok(Number(stats?.cpu?.usage_core_nano_seconds?.value) > 0, JSON.stringify(stats?.cpu));
+    assert.deepEqual((await t.runtime.listContainerStats({ pod_sandbox_id: sandbox })).map((s) => s.attributes.id), [cid]);
+    await t.runtime.updateContainerResources(cid, { memory_limit_in_bytes: String(64 * 1024 * 1024) });
+    await t.runtime.reopenContainerLog(cid);
+
     const listed = await t.runtime.listContainers({ pod_sandbox_id: sandbox });
     assert.deepEqual(listed.map((c) => [c.id, c.state]), [[cid, 'CONTAINER_RUNNING']]);
 

@@ -15,6 +15,7 @@ import { promisify } from 'node:util';
 import { KubeletPaths } from '../paths.js';
 import type { PodSandboxConfig } from '../runtime/runtime.js';
 import { ensureBuiltinImages, PAUSE_IMAGE } from '../images/builtin-images.js';
+import { bridgeConflist } from './cni-config.js';
 import { Containerd, type CriLogger } from './containerd.js';
 import { CriRuntime } from './cri-runtime.js';
 import type { RegistriesConfig } from './registries.js';
@@ -53,29 +54,6 @@ function randomSubnet(): { subnet: string; gateway: string } {
   return { subnet: `10.${b}.${c}.0/24`, gateway: `10.${b}.${c}.1` };
 }
 
-function conflist(o: { name: string; bridge: string; subnet: string; gateway: string; ipamDir: string }): string {
-  return JSON.stringify(
-    {
-      cniVersion: '1.0.0',
-      name: o.name,
-      plugins: [
-        {
-          type: 'bridge',
-          bridge: o.bridge,
-          isGateway: true,
-          ipMasq: true,
-          hairpinMode: true,
-          ipam: { type: 'host-local', dataDir: o.ipamDir, ranges: [[{ subnet: o.subnet, gateway: o.gateway }]], routes: [{ dst: '0.0.0.0/0' }] },
-        },
-        { type: 'portmap', capabilities: { portMappings: true } },
-        { type: 'loopback' },
-      ],
-    },
-    null,
-    2,
-  );
-}
-
 export async function startTestContainerd(opts: TestContainerdOptions = {}): Promise<TestContainerd> {
   const log = opts.log ?? quiet;
   const dir = mkdtempSync('/tmp/k8c-');
@@ -87,7 +65,7 @@ export async function startTestContainerd(opts: TestContainerdOptions = {}): Pro
   const confDir = join(dir, 'cni', 'net.d');
   const cgroupParent = `/k8ts-test-${id}`;
   mkdirSync(confDir, { recursive: true });
-  writeFileSync(join(confDir, '10-test.conflist'), conflist({ name, bridge, subnet, gateway, ipamDir: join(dir, 'cni', 'ipam') }));
+  writeFileSync(join(confDir, '10-test.conflist'), bridgeConflist({ name, bridge, subnet, gateway, ipamDataDir: join(dir, 'cni', 'ipam') }));
 
   const containerd = new Containerd({ dir: paths.containerdDir, cniConfDir: confDir, sandboxImage: PAUSE_IMAGE, registries: opts.registries, log });
   let runtime: CriRuntime | undefined;
