@@ -5,7 +5,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CriRuntime } from './cri-runtime.js';
 import { criRegistryToml, writeHostsDir, type RegistriesConfig } from './registries.js';
@@ -205,6 +205,12 @@ export class Containerd {
   }
 
   private spawnOnce(): void {
+    // One previous log is kept; containerd's log only grows while it runs.
+    try {
+      if (statSync(this.logPath).size > 20 * 1024 * 1024) renameSync(this.logPath, `${this.logPath}.1`);
+    } catch {
+      // no log yet
+    }
     const logFd = openSync(this.logPath, 'a');
     let child: ChildProcess;
     try {
