@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { containerdConfigToml, containerdSocketPath } from './containerd.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { Containerd, containerdConfigToml, containerdSocketPath } from './containerd.js';
 
 describe('containerd config', () => {
   it('keeps the socket under the directory unless the path is too long for a unix socket', () => {
@@ -38,6 +39,24 @@ describe('containerd config', () => {
       'config_path = "/a/containerd/certs.d"',
     ]) {
       assert.ok(toml.includes(line), line);
+    }
+  });
+
+  it('fails start() at once when containerd cannot run or exits', async () => {
+    const dir = mkdtempSync('/tmp/k8ts-cd-');
+    const log = { info() {}, warn() {}, error() {}, debug() {} };
+    try {
+      for (const [binary, err] of [
+        ['/nonexistent/containerd', /could not be started: spawn \/nonexistent\/containerd ENOENT/],
+        ['/bin/false', /containerd exited \(1\) before its CRI answered/],
+      ] as const) {
+        const c = new Containerd({ dir: `${dir}/containerd`, cniConfDir: `${dir}/cni`, sandboxImage: 'x', log, binary, startTimeoutMs: 10_000 });
+        await assert.rejects(c.start(), err);
+        await c.stop();
+        assert.equal(c.restarts, 0);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
