@@ -3,6 +3,8 @@
 // registries.yaml mirror), the image manager's errors, and containerd dying under running pods.
 
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -18,6 +20,7 @@ import { parseRegistries } from './registries.js';
 import { startRuntime } from './start.js';
 import { freePort, startTestContainerd, startTestRegistry, type TestContainerd, type TestRegistry } from './testing.js';
 
+const execFileP = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const MIRRORED = 'k8ts-mirror.test';
 
@@ -249,8 +252,11 @@ describe('CriRuntime on containerd', { timeout: 240_000 }, () => {
     const second = await importImageDir(t.paths, t.containerd.socketPath);
     assert.deepEqual([second.imported.length, second.skipped.length], [0, 1]);
 
+    // `docker save` format too: made from an OCI archive by skopeo.
+    const ociFile = join(t.paths.agentDir, 'cli-oci.tar');
     const cliFile = join(t.paths.agentDir, 'cli.tar');
-    writeFileSync(cliFile, archiveOf('docker.io/k8ts/cli-import:2'));
+    writeFileSync(ociFile, archiveOf('docker.io/k8ts/cli-import:2'));
+    await execFileP('skopeo', ['--insecure-policy', 'copy', '--quiet', `oci-archive:${ociFile}`, `docker-archive:${cliFile}:k8ts/cli-import:2`]);
     const out: string[] = [];
     const write = process.stdout.write;
     process.stdout.write = ((chunk: string) => (out.push(String(chunk)), true)) as typeof process.stdout.write;
