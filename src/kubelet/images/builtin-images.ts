@@ -25,6 +25,9 @@ export const BUSYBOX_IMAGE = 'docker.io/k8ts/busybox:latest';
 /** So that `--image=busybox` works on a node without a registry. */
 export const BUSYBOX_ALIAS = 'docker.io/library/busybox:latest';
 
+/** Every name the node provides itself (normalised); the image manager never pulls these. */
+export const BUILTIN_IMAGE_NAMES: readonly string[] = [PAUSE_IMAGE, BUSYBOX_IMAGE, BUSYBOX_ALIAS];
+
 export interface BuiltinImages {
   pause: string;
   busybox: string;

@@ -98,6 +98,18 @@ describe('ImageManager', () => {
     assert.equal(events.at(-1), 'Warning ErrImageNeverPull: Container image "nginx:1" is not present with pull policy of Never');
   });
 
+  it('does not pull the built-in images, even with policy Always (no registry has them)', async () => {
+    const { fake, mgr, events } = setup();
+    const bb = fake.add('docker.io/library/busybox:latest');
+    assert.deepEqual(await mgr.ensureImage(pod(), { name: 'c', image: 'busybox', imagePullPolicy: 'Always' }, []), { imageRef: bb.id });
+    assert.deepEqual(events, ['Normal Pulled: Container image "busybox" already present on machine']);
+    assert.equal(fake.pulls.length, 0);
+    // Any other :latest image is pulled as upstream does.
+    fake.add('docker.io/library/nginx:latest');
+    await mgr.ensureImage(pod(), { name: 'c', image: 'nginx' }, []);
+    assert.equal(fake.pulls.length, 1);
+  });
+
   it('rejects invalid image names with InvalidImageName and upstream texts', async () => {
     const { mgr, events } = setup();
     const cases: Array<[string, string]> = [
@@ -200,6 +212,7 @@ describe('ImageManager', () => {
     const runtime = fake.runtime();
     const gc = new ImageManager({ runtime, log: quiet, now: () => 0, sandboxImage: 'docker.io/k8ts/pause:3.10', fsStats: async () => ({ capacityBytes: 100, availableBytes: available }) });
     fake.add('docker.io/k8ts/pause:3.10', 5);
+    fake.add('docker.io/library/busybox:latest', 5);
     fake.add('docker.io/library/used:1', 5);
     fake.add('docker.io/library/old:1', 6);
     fake.add('docker.io/library/newer:1', 7);
@@ -223,5 +236,8 @@ describe('ImageManager', () => {
     available = 10;
     await assert.rejects(gc.garbageCollect({ minAgeMs: 60_000 }), /Attempted to free 10 bytes, but only found 0 bytes eligible to free/);
     assert.ok(fake.images.has('docker.io/k8ts/pause:3.10') && fake.images.has('docker.io/library/used:1'));
+    // Disk pressure: everything unused goes.
+    assert.deepEqual(await clocked.removeUnusedImages({ minAgeMs: 0 }), { freedBytes: 8, removed: ['sha256:dockeriolibrarynewest1'] });
+    assert.deepEqual([...fake.images.keys()].sort(), ['docker.io/k8ts/pause:3.10', 'docker.io/library/busybox:latest', 'docker.io/library/used:1']);
   });
 });
