@@ -131,7 +131,7 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<NodeAgent> {
   const getters = apiGetters(client);
   const images = new ImageManager({ runtime, recorder, log, sandboxImage: PAUSE_IMAGE });
   const allocatable = () => (nodeStatus.current?.status?.allocatable ?? {}) as Record<string, string>;
-  const volumes = new VolumeManager({ paths, client, nodeName, log, recorder, allocatable: allocatable() });
+  const volumes = new VolumeManager({ paths, client, nodeName, log, recorder, allocatable });
   const podVolumes = new Map<string, Awaited<ReturnType<VolumeManager['setUpPod']>>>();
   let kubelet: Kubelet | undefined;
   const prober = new ProberManager({
