@@ -350,6 +350,26 @@ export class ImageManager {
     return { usagePercent, freedBytes, removed };
   }
 
+  /**
+   * Runs garbageCollect every `intervalMs` (upstream ImageGCPeriod: 5 minutes) until `signal`
+   * aborts; failures are logged and passed to `onError` (e.g. a FreeDiskSpaceFailed node event).
+   */
+  startGarbageCollection(signal: AbortSignal, opts: GarbageCollectOptions & { intervalMs?: number; onError?: (message: string) => void } = {}): void {
+    const run = async () => {
+      try {
+        const res = await this.garbageCollect(opts);
+        if (res.removed.length) this.log.info({ removed: res.removed.length, freedBytes: res.freedBytes }, 'image garbage collection');
+      } catch (e) {
+        const message = (e as Error).message;
+        this.log.warn({ err: message }, 'image garbage collection failed');
+        opts.onError?.(message);
+      }
+    };
+    const timer = setInterval(() => void run(), opts.intervalMs ?? 300_000);
+    timer.unref();
+    signal.addEventListener('abort', () => clearInterval(timer), { once: true });
+  }
+
   /** Removes every unused image (upstream's DeleteUnusedImages, for disk-pressure eviction). */
   async removeUnusedImages(opts: { minAgeMs?: number } = {}): Promise<{ freedBytes: number; removed: string[] }> {
     const { inUse, all } = await this.detectImages();
