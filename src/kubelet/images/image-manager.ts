@@ -355,7 +355,10 @@ export class ImageManager {
    * aborts; failures are logged and passed to `onError` (e.g. a FreeDiskSpaceFailed node event).
    */
   startGarbageCollection(signal: AbortSignal, opts: GarbageCollectOptions & { intervalMs?: number; onError?: (message: string) => void } = {}): void {
+    let running = false;
     const run = async () => {
+      if (running) return; // a slow run is not overlapped by the next tick
+      running = true;
       try {
         const res = await this.garbageCollect(opts);
         if (res.removed.length) this.log.info({ removed: res.removed.length, freedBytes: res.freedBytes }, 'image garbage collection');
@@ -363,6 +366,8 @@ export class ImageManager {
         const message = (e as Error).message;
         this.log.warn({ err: message }, 'image garbage collection failed');
         opts.onError?.(message);
+      } finally {
+        running = false;
       }
     };
     const timer = setInterval(() => void run(), opts.intervalMs ?? 300_000);
