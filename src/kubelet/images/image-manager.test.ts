@@ -240,4 +240,27 @@ describe('ImageManager', () => {
     assert.deepEqual(await clocked.removeUnusedImages({ minAgeMs: 0 }), { freedBytes: 8, removed: ['sha256:dockeriolibrarynewest1'] });
     assert.deepEqual([...fake.images.keys()].sort(), ['docker.io/k8ts/pause:3.10', 'docker.io/library/busybox:latest', 'docker.io/library/used:1']);
   });
+
+  it('runs garbage collection periodically until aborted, reporting failures', async () => {
+    const { fake } = setup();
+    fake.add('docker.io/library/junk:1', 50);
+    const errors: string[] = [];
+    let calls = 0;
+    const mgr = new ImageManager({
+      runtime: fake.runtime(),
+      log: quiet,
+      fsStats: async () => (calls++ === 0 ? { capacityBytes: 100, availableBytes: 0 } : { capacityBytes: 100, availableBytes: 60 }),
+    });
+    const ac = new AbortController();
+    mgr.startGarbageCollection(ac.signal, { intervalMs: 20, minAgeMs: 0, onError: (m) => errors.push(m) });
+    await new Promise((r) => setTimeout(r, 120));
+    ac.abort();
+    const after = calls;
+    await new Promise((r) => setTimeout(r, 60));
+    assert.equal(calls, after, 'stopped');
+    assert.ok(calls >= 2);
+    // First run: 100% used, wants 20 bytes, frees junk (50).
+    assert.deepEqual(fake.removed, ['sha256:dockeriolibraryjunk1']);
+    assert.deepEqual(errors, []);
+  });
 });
