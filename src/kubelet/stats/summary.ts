@@ -177,7 +177,8 @@ async function podStats(o: SummaryOptions, pod: KubeObject, now: Date, node: { r
         const m = s.memory;
         cs.memory = defined({
           time: rfc3339(nsToDate(m.timestamp) ?? now),
-          availableBytes: u64(m.available_bytes),
+          // containerd reports 0 when the container has no memory limit.
+          availableBytes: u64(m.available_bytes) || undefined,
           usageBytes: u64(m.usage_bytes),
           workingSetBytes: u64(m.working_set_bytes),
           rssBytes: u64(m.rss_bytes),
