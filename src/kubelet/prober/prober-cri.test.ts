@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import type { KubeObject } from '../../api/meta/v1.js';
 import type { EventRecorder } from '../../client/events.js';
 import { startTestContainerd, type TestContainerd } from '../cri/testing.js';
+import { execProbe } from './handlers.js';
 import { ProberManager } from './manager.js';
 
 const until = async (cond: () => boolean, ms = 20_000): Promise<void> => {
@@ -70,6 +71,9 @@ describe('probes against a busybox container', { timeout: 180_000 }, () => {
     await until(() => m!.isReady(pod.metadata.uid!, 'web'));
     await new Promise((r) => setTimeout(r, 1200));
     assert.equal(kills.length, 0, `no kill while healthy: ${events.join('; ')}`);
+
+    // An exec probe past its timeoutSeconds fails with upstream's text.
+    assert.deepEqual(await execProbe(t.runtime, cid, { command: ['sleep', '5'] }, { name: 'web' }, 1), { result: 'failure', output: 'command "sleep 5" timed out' });
 
     await t.runtime.execSync(cid, ['rm', '/tmp/healthy'], 5);
     await until(() => kills.length > 0);
