@@ -9,7 +9,7 @@ import type { KubeObject } from '../../api/meta/v1.js';
 import { CgroupManager } from '../cm/cgroup-manager.js';
 import { startTestContainerd, type TestContainerd } from '../cri/testing.js';
 import { CpuRateTracker } from './cpu-rates.js';
-import { buildSummary, DiskUsageCache, StatsProvider } from './summary.js';
+import { buildSummary, cpuAndMemoryOnly, DiskUsageCache, StatsProvider } from './summary.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -106,6 +106,11 @@ describe('stats summary on containerd', { timeout: 180_000 }, () => {
     const vol = p.volume!.find((v) => v.name === 'data')!;
     assert.ok(vol.usedBytes! >= 256 * 1024 && vol.capacityBytes! > 0);
     assert.ok(p['ephemeral-storage']!.usedBytes! >= vol.usedBytes! + c.logs!.usedBytes!);
+
+    const small = cpuAndMemoryOnly(s);
+    assert.deepEqual(Object.keys(small.node).sort(), ['cpu', 'memory', 'nodeName', 'startTime', 'systemContainers']);
+    assert.deepEqual(Object.keys(small.pods[0]).sort(), ['containers', 'cpu', 'memory', 'podRef', 'startTime']);
+    assert.deepEqual(Object.keys(small.pods[0].containers[0]).sort(), ['cpu', 'memory', 'name', 'startTime']);
   });
 
   it('StatsProvider samples in the background and serves the latest', async () => {

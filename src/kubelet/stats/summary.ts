@@ -356,3 +356,26 @@ export class StatsProvider {
     return this.running;
   }
 }
+
+/** The summary cut to cpu and memory, as upstream serves `/stats/summary?only_cpu_and_memory=true`. */
+export function cpuAndMemoryOnly(s: Summary): Summary {
+  return {
+    node: defined({
+      nodeName: s.node.nodeName,
+      startTime: s.node.startTime,
+      cpu: s.node.cpu,
+      memory: s.node.memory,
+      systemContainers: s.node.systemContainers?.map((c) => defined({ name: c.name, startTime: c.startTime, cpu: c.cpu, memory: c.memory })),
+    }),
+    pods: s.pods.map((p) =>
+      defined({
+        podRef: p.podRef,
+        startTime: p.startTime,
+        containers: p.containers.map((c) => defined({ name: c.name, startTime: c.startTime, cpu: c.cpu, memory: c.memory, swap: c.swap })),
+        cpu: p.cpu,
+        memory: p.memory,
+        swap: p.swap,
+      }),
+    ),
+  };
+}
