@@ -175,8 +175,11 @@ export class ProberManager {
     return this.pods.get(uid)?.containers.get(name);
   }
 
+  /** The IP probes target when the action names no host: the sandbox's, else the pod status's. */
   podIP(uid: string): string | undefined {
-    return this.pods.get(uid)?.podIP;
+    const e = this.pods.get(uid);
+    if (!e) return undefined;
+    return e.podIP || e.pod.status?.podIP || (e.pod.spec?.hostNetwork ? e.pod.status?.hostIP : undefined) || undefined;
   }
 
   setResult(uid: string, name: string, kind: ProbeKind, containerId: string, result: StoredResult): void {

@@ -41,6 +41,8 @@ export interface SummaryOptions {
   rates?: CpuRateTracker;
   /** Caches disk usage walks; default one shared by the process. */
   diskUsageCache?: DiskUsageCache;
+  /** Caches sandbox pause PIDs; default one shared by the process. */
+  sandboxPids?: Map<string, number>;
 }
 
 /** Disk usage of directory trees, re-walked at most once a minute (upstream's du period). */
@@ -94,13 +96,17 @@ function cgroupDirs(cgroups: CgroupManager, path: string) {
   return { cpuacct: cgroups.dir('cpuacct', path), memory: cgroups.dir('memory', path), pids: cgroups.dir('pids', path) };
 }
 
-async function sandboxPid(runtime: ContainerRuntime, sb: SandboxRef): Promise<number | undefined> {
+/** Sandbox ID → pause PID, learnt from verbose PodSandboxStatus once per sandbox. */
+const sharedPids = new Map<string, number>();
+
+async function sandboxPid(runtime: ContainerRuntime, sb: SandboxRef, cache: Map<string, number>): Promise<number | undefined> {
   if (sb.netnsPid) return sb.netnsPid;
+  if (cache.has(sb.id)) return cache.get(sb.id);
   try {
     const { info } = await runtime.podSandboxStatus(sb.id, true);
     const pid = JSON.parse(info?.info ?? '{}').pid;
     if (typeof pid === 'number' && pid > 0) {
-      sb.netnsPid = pid;
+      cache.set(sb.id, pid);
       return pid;
     }
   } catch {
@@ -213,7 +219,7 @@ async function podStats(o: SummaryOptions, pod: KubeObject, now: Date, node: { r
 
   // Network, from inside the sandbox's namespace.
   if (sb && !pod.spec?.hostNetwork) {
-    const pid = await sandboxPid(o.runtime, sb);
+    const pid = await sandboxPid(o.runtime, sb, o.sandboxPids ?? sharedPids);
     if (pid) {
       const ifaces = await netDev(pid).catch(() => [] as InterfaceStats[]);
       stats.network = networkStats(time, ifaces.filter((i) => i.name !== 'lo'));
@@ -299,6 +305,9 @@ export async function buildSummary(o: SummaryOptions): Promise<Summary> {
     summary.pods.push(await podStats(o, pod, now, { rootfs, imageFs: rt.imageFs, logsFs }));
   }
   rates.prune(now.getTime());
+  const pids = o.sandboxPids ?? sharedPids;
+  const live = new Set([...o.sandboxes.values()].map((s) => s.id));
+  for (const id of pids.keys()) if (!live.has(id)) pids.delete(id);
   return summary;
 }
 
@@ -318,6 +327,7 @@ export interface StatsProviderOptions extends Omit<SummaryOptions, 'pods' | 'san
 export class StatsProvider {
   private readonly rates: CpuRateTracker;
   private readonly du: DiskUsageCache;
+  private readonly pids = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private last: Summary | undefined;
   private running: Promise<Summary> | undefined;
@@ -350,7 +360,7 @@ export class StatsProvider {
 
   /** A fresh summary (concurrent callers share one build). */
   summary(): Promise<Summary> {
-    this.running ??= buildSummary({ ...this.opts, pods: this.opts.pods(), sandboxes: this.opts.sandboxes(), rates: this.rates, diskUsageCache: this.du })
+    this.running ??= buildSummary({ ...this.opts, pods: this.opts.pods(), sandboxes: this.opts.sandboxes(), rates: this.rates, diskUsageCache: this.du, sandboxPids: this.pids })
       .then((s) => (this.last = s))
       .finally(() => (this.running = undefined));
     return this.running;
