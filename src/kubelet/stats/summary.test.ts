@@ -68,6 +68,7 @@ describe('stats summary on containerd', { timeout: 180_000 }, () => {
       rootfsPath: t.paths.agentDir,
       rates,
       diskUsageCache: new DiskUsageCache(),
+      systemProcesses: { runtime: t.containerd.pid },
     };
     const first = await buildSummary(opts);
     assert.equal(first.node.cpu?.usageNanoCores, undefined, 'no rate from a single sample');
@@ -82,7 +83,9 @@ describe('stats summary on containerd', { timeout: 180_000 }, () => {
     assert.ok(n.fs!.capacityBytes! > 0 && n.fs!.availableBytes! > 0 && n.fs!.inodes! > 0);
     assert.ok(n.runtime?.imageFs?.usedBytes !== undefined && n.runtime.imageFs.capacityBytes! > 0, 'image fs from the CRI and statfs');
     assert.ok(n.rlimit!.maxpid! > 0 && n.rlimit!.curproc! > 0);
-    assert.equal(n.systemContainers?.[0].name, 'pods');
+    assert.deepEqual(n.systemContainers?.map((c) => c.name), ['pods', 'kubelet', 'runtime']);
+    const runtimeSc = n.systemContainers!.find((c) => c.name === 'runtime')!;
+    assert.ok(runtimeSc.memory!.rssBytes! > 0 && runtimeSc.cpu!.usageCoreNanoSeconds! > 0, 'containerd process figures');
 
     assert.equal(s.pods.length, 1);
     const p = s.pods[0];

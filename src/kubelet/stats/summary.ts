@@ -14,9 +14,9 @@ import type { CgroupManager } from '../cm/cgroup-manager.js';
 import type { KubeletPaths } from '../paths.js';
 import type { Container, ContainerRuntime, ContainerStats as CriContainerStats, FilesystemUsage } from '../runtime/runtime.js';
 import { CpuRateTracker } from './cpu-rates.js';
-import { bootTime, cgroupUsage, diskUsage, fsInfo, netDev, nodeCpuUsageNs, nodeMemory, processCounts, rfc3339, type CgroupUsage } from './host.js';
+import { bootTime, cgroupUsage, diskUsage, fsInfo, netDev, nodeCpuUsageNs, nodeMemory, processCounts, processUsage, rfc3339, type CgroupUsage } from './host.js';
 import type { ContainerStats, CPUStats, FsStats, InterfaceStats, MemoryStats, NetworkStats, PodStats, Summary, VolumeStats } from './types.js';
-import { SYSTEM_CONTAINER_PODS } from './types.js';
+import { SYSTEM_CONTAINER_KUBELET, SYSTEM_CONTAINER_PODS, SYSTEM_CONTAINER_RUNTIME } from './types.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -43,6 +43,8 @@ export interface SummaryOptions {
   diskUsageCache?: DiskUsageCache;
   /** Caches sandbox pause PIDs; default one shared by the process. */
   sandboxPids?: Map<string, number>;
+  /** Processes reported as the node's `kubelet` (default this process) and `runtime` system containers. */
+  systemProcesses?: { kubelet?: number; runtime?: number };
 }
 
 /** Disk usage of directory trees, re-walked at most once a minute (upstream's du period). */
@@ -283,13 +285,29 @@ export async function buildSummary(o: SummaryOptions): Promise<Summary> {
   ]);
   const nodeIfaces = ifaces.filter((i) => !/^(lo|veth|docker|nerdctl)/.test(i.name));
   const podsCg = await cgroupUsage(cgroupDirs(o.cgroups, o.cgroups.root));
-  const boot = rfc3339(bootTime());
+  const bootDate = bootTime();
+  const boot = rfc3339(bootDate);
+  const systemContainers: ContainerStats[] = [
+    defined({ name: SYSTEM_CONTAINER_PODS, startTime: boot, cpu: cpuFromCgroup(`pods:${o.cgroups.root}`, podsCg, rates, now), memory: memoryFromCgroup(podsCg, now) }),
+  ];
+  const sysProcs = [
+    [SYSTEM_CONTAINER_KUBELET, o.systemProcesses?.kubelet ?? process.pid],
+    [SYSTEM_CONTAINER_RUNTIME, o.systemProcesses?.runtime],
+  ] as const;
+  for (const [name, pid] of sysProcs) {
+    const u = pid ? await processUsage(pid, bootDate) : undefined;
+    if (!u) continue;
+    systemContainers.push({
+      name,
+      startTime: rfc3339(u.startTime),
+      cpu: defined({ time, usageNanoCores: rates.observe(`process:${pid}`, u.cpuNs, now.getTime()), usageCoreNanoSeconds: Math.round(u.cpuNs) }),
+      memory: { time, usageBytes: u.rss, workingSetBytes: u.rss, rssBytes: u.rss },
+    });
+  }
   const summary: Summary = {
     node: defined({
       nodeName: o.nodeName,
-      systemContainers: [
-        defined({ name: SYSTEM_CONTAINER_PODS, startTime: boot, cpu: cpuFromCgroup(`pods:${o.cgroups.root}`, podsCg, rates, now), memory: memoryFromCgroup(podsCg, now) }),
-      ],
+      systemContainers,
       startTime: boot,
       cpu: defined({ time, usageNanoCores: rates.observe('node', cpuNs, now.getTime()), usageCoreNanoSeconds: Math.round(cpuNs) }),
       memory: { time, availableBytes: mem.available, usageBytes: mem.usage, workingSetBytes: mem.workingSet, rssBytes: mem.rss, pageFaults: mem.pageFaults, majorPageFaults: mem.majorPageFaults },
