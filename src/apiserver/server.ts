@@ -25,6 +25,9 @@ import { resourcePrefix } from './rest/keys.js';
 import { ListWatch } from './rest/list-watch.js';
 import { ResourceStore, type WriteHooks } from './rest/resource-store.js';
 import { versionInfo } from './version.js';
+import type { KubeletClientConfig } from './streaming/kubelet-client.js';
+import { matchStreamingRoute, StreamingRoutes } from './streaming/streaming-routes.js';
+import { statusText, writeRawResponse } from '../machinery/httpstream/upgrade-proxy.js';
 import { admitPodPriority } from './admission/priority.js';
 
 export interface Authenticate {
@@ -51,6 +54,8 @@ export interface ApiServerOptions {
   /** Service NodePort range (default 30000-32767). */
   serviceNodePortRange?: string;
   logger?: { info(o: unknown, msg?: string): void; error(o: unknown, msg?: string): void; warn(o: unknown, msg?: string): void };
+  /** Credentials for kubelets (pods/log, exec, attach, portforward, nodes/proxy). */
+  kubeletClient?: KubeletClientConfig;
   /** k8ts's own endpoints that authenticate by themselves (node join), served before authentication. */
   extraRoutes?: Map<string, (req: IncomingMessage, res: ServerResponse) => Promise<void>>;
 }
@@ -77,6 +82,7 @@ export class ApiServer {
   private ready = false;
   private readonly sockets = new Set<import('node:stream').Duplex>();
   readonly serviceAllocator: ServiceAllocator;
+  private readonly streaming: StreamingRoutes;
 
   constructor(private readonly opts: ApiServerOptions) {
     this.registry = new ResourceRegistry();
@@ -91,6 +97,11 @@ export class ApiServer {
     this.discovery = new Discovery(this.registry, () => `${this.advertiseHost()}:${this.port}`);
     this.openapi = new OpenAPIService(this.registry);
     for (const def of opts.resources) this.addResource(def);
+    this.streaming = new StreamingRoutes({
+      getPod: (ns, name) => this.resourceStore('', 'v1', 'pods').get(ns, name),
+      getNode: (name) => this.resourceStore('', 'v1', 'nodes').get(undefined, name),
+      kubelet: opts.kubeletClient,
+    });
   }
 
   private advertiseHost(): string {
@@ -179,6 +190,7 @@ export class ApiServer {
       s.on('close', () => this.sockets.delete(s));
     });
     this.server.on('clientError', (_err, socket) => socket.destroy());
+    this.server.on('upgrade', (req: IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) => void this.serveUpgrade(req, socket, head));
     await new Promise<void>((resolve, reject) => {
       this.server!.once('error', reject);
       this.server!.listen(this.opts.port, this.opts.bindAddress ?? '0.0.0.0', () => resolve());
@@ -188,6 +200,7 @@ export class ApiServer {
       rmSync(path, { force: true });
       const internal: UserInfo = { username: 'system:k8ts-internal', groups: ['system:masters', 'system:authenticated'] };
       this.localServer = createHttpServer((req, res) => void this.serve(req, res, internal));
+      this.localServer.on('upgrade', (req: IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) => void this.serveUpgrade(req, socket, head, internal));
       this.localServer.keepAliveTimeout = 65_000;
       this.localServer.on('connection', (s) => {
         this.sockets.add(s);
@@ -236,6 +249,22 @@ export class ApiServer {
     } catch (e) {
       this.fail(res, e, ctx);
     }
+  }
+
+  /** Upgrade requests (SPDY, WebSocket): only the streaming subresources accept them. */
+  private async serveUpgrade(req: IncomingMessage, socket: import('node:stream').Duplex, head: Buffer, localUser?: UserInfo): Promise<void> {
+    socket.on('error', () => socket.destroy());
+    const url = new URL(req.url ?? '/', 'https://localhost');
+    const segs = url.pathname.split('/').filter(Boolean);
+    const route = segs[0] === 'api' && segs[1] === 'v1' ? matchStreamingRoute(segs.slice(2)) : undefined;
+    const user = localUser ?? this.opts.authenticate(req);
+    const err = !user ? StatusError.unauthorized() : !route ? notFound() : undefined;
+    if (err) {
+      writeRawResponse(socket, err.code, statusText(err.code), { 'Content-Type': 'application/json' }, JSON.stringify(err.toStatus()));
+      socket.end();
+      return;
+    }
+    await this.streaming.handleUpgrade(req, socket, head, route!, url.searchParams);
   }
 
   private fail(res: ServerResponse, e: unknown, ctx: RequestContext): void {
@@ -291,6 +320,8 @@ export class ApiServer {
       }
       if (segs[1] !== 'v1') throw notFound();
       if (segs.length === 2) return this.sendJSON(res, 200, this.discovery.apiResourceList('', 'v1')!);
+      const streamingRoute = matchStreamingRoute(segs.slice(2));
+      if (streamingRoute) return this.streaming.handle(req, res, streamingRoute, query);
       return this.resource(req, res, '', 'v1', segs.slice(2), query, accept, ctx, method);
     }
     if (segs[0] === 'apis') {

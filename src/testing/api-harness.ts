@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { builtinResources } from '../api/builtin.js';
 import { bootstrapObjects } from '../apiserver/bootstrap.js';
 import { createAuthenticator } from '../apiserver/pki/authenticate.js';
-import { ensurePKI, tlsServerOptions } from '../apiserver/pki/pki.js';
+import { ensurePKI, tlsServerOptions, type PKI } from '../apiserver/pki/pki.js';
 import { ApiServer } from '../apiserver/server.js';
 import { Client } from '../client/client.js';
 import type { ClientConfig } from '../client/config.js';
@@ -19,6 +19,8 @@ export interface TestApi {
   server: ApiServer;
   store: Store;
   config: ClientConfig;
+  /** The cluster PKI (e.g. to issue a kubelet's serving certificate). */
+  pki: PKI;
   /** A new client (its own connection pool) with the given field manager. */
   client(fieldManager?: string): Client;
   stop(): Promise<void>;
@@ -33,6 +35,7 @@ export async function startTestApi(opts: { store?: Store; serviceClusterIPRange?
     store,
     resources: builtinResources(),
     tls: tlsServerOptions(pki),
+    kubeletClient: { cert: pki.kubeletClientCert, key: pki.kubeletClientKey, ca: pki.caCert },
     authenticate: (req) => auth.authenticate(req),
     port: 0,
     bindAddress: '127.0.0.1',
@@ -46,6 +49,7 @@ export async function startTestApi(opts: { store?: Store; serviceClusterIPRange?
     server,
     store,
     config,
+    pki,
     client(fieldManager = 'test') {
       const c = new Client(new HttpTransport({ ...config, userAgent: fieldManager }), fieldManager);
       clients.push(c);

@@ -213,8 +213,12 @@ const pods = defineKind({
   fieldSelectors: POD_FIELD_SELECTORS,
 });
 pods.subresources!.extra = [
+  { name: 'attach', group: '', version: 'v1', kind: 'PodAttachOptions', verbs: ['create', 'get'] },
   { name: 'binding', group: '', version: 'v1', kind: 'Binding', verbs: ['create'] },
   { name: 'eviction', group: 'policy', version: 'v1', kind: 'Eviction', verbs: ['create'] },
+  { name: 'exec', group: '', version: 'v1', kind: 'PodExecOptions', verbs: ['create', 'get'] },
+  { name: 'log', group: '', version: 'v1', kind: 'Pod', verbs: ['get'] },
+  { name: 'portforward', group: '', version: 'v1', kind: 'PodPortForwardOptions', verbs: ['create', 'get'] },
 ];
 
 // ---- services ----------------------------------------------------------------------------------
@@ -640,6 +644,7 @@ const nodes = defineKind({
   },
   fieldSelectors: { 'spec.unschedulable': (o) => String(!!o.spec?.unschedulable) },
 });
+(nodes.subresources ??= {}).extra = [{ name: 'proxy', group: '', version: 'v1', kind: 'NodeProxyOptions', verbs: ['create', 'delete', 'get', 'patch', 'update'] }];
 
 // ---- events ------------------------------------------------------------------------------------
 

@@ -22,7 +22,20 @@ export interface PKI {
   serverKey: string;
   adminCert: string;
   adminKey: string;
-  paths: { dir: string; caCert: string; caKey: string; serverCert: string; serverKey: string; adminCert: string; adminKey: string };
+  /** The API server's client certificate for kubelets (CN kube-apiserver-kubelet-client, O system:masters). */
+  kubeletClientCert: string;
+  kubeletClientKey: string;
+  paths: {
+    dir: string;
+    caCert: string;
+    caKey: string;
+    serverCert: string;
+    serverKey: string;
+    adminCert: string;
+    adminKey: string;
+    kubeletClientCert: string;
+    kubeletClientKey: string;
+  };
 }
 
 function pem(label: string, der: ArrayBuffer): string {
@@ -142,6 +155,8 @@ export async function ensurePKI(opts: { dataDir: string; extraSANs?: string[] })
     serverKey: join(dir, 'serving-kube-apiserver.key'),
     adminCert: join(dir, 'client-admin.crt'),
     adminKey: join(dir, 'client-admin.key'),
+    kubeletClientCert: join(dir, 'client-kube-apiserver-kubelet.crt'),
+    kubeletClientKey: join(dir, 'client-kube-apiserver-kubelet.key'),
   };
   let caCert: string;
   let caKey: string;
@@ -176,7 +191,17 @@ export async function ensurePKI(opts: { dataDir: string; extraSANs?: string[] })
     writeFileSync(paths.adminCert, adminCert);
     writeSecret(paths.adminKey, adminKey);
   }
-  return { caCert, caKey, serverCert, serverKey, adminCert, adminKey, paths };
+  let kubeletClientCert: string;
+  let kubeletClientKey: string;
+  if (!fresh && existsSync(paths.kubeletClientCert) && existsSync(paths.kubeletClientKey)) {
+    kubeletClientCert = readFileSync(paths.kubeletClientCert, 'utf8');
+    kubeletClientKey = readFileSync(paths.kubeletClientKey, 'utf8');
+  } else {
+    ({ cert: kubeletClientCert, key: kubeletClientKey } = await issueCert({ caCert, caKey, cn: 'kube-apiserver-kubelet-client', groups: ['system:masters'], usage: 'client', days: 3650 }));
+    writeFileSync(paths.kubeletClientCert, kubeletClientCert);
+    writeSecret(paths.kubeletClientKey, kubeletClientKey);
+  }
+  return { caCert, caKey, serverCert, serverKey, adminCert, adminKey, kubeletClientCert, kubeletClientKey, paths };
 }
 
 /** Options for https.createServer: client certificates are requested and checked per request. */
