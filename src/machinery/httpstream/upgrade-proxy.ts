@@ -44,15 +44,8 @@ export function dialUpgrade(o: DialUpgradeOptions): Promise<DialResult> {
       timeout: o.timeoutMs ?? 30_000,
     };
     const req = https
-      ? httpsRequest({
-          ...common,
-          ca: o.tls?.ca,
-          cert: o.tls?.cert,
-          key: o.tls?.key,
-          servername: o.tls?.servername,
-          checkServerIdentity: o.tls?.checkServerIdentity,
-          minVersion: 'TLSv1.2',
-        })
+      ? // Only defined TLS options: an explicit undefined would replace Node's defaults.
+        httpsRequest({ ...common, minVersion: 'TLSv1.2', ...Object.fromEntries(Object.entries(o.tls ?? {}).filter(([, v]) => v !== undefined)) })
       : httpRequest(common);
     req.on('upgrade', (response, socket, head) => {
       socket.setTimeout(0);
