@@ -17,6 +17,7 @@ import { R } from '../../client/resources.js';
 import { startTestApi, type TestApi } from '../../testing/api-harness.js';
 import { startTestContainerd, type TestContainerd } from '../cri/testing.js';
 import type { ContainerConfig, PodSandboxConfig } from '../runtime/runtime.js';
+import { selectContainerInstance } from './container-lookup.js';
 import { KubeletServer, type KubeletServerDeps } from './kubelet-server.js';
 
 const KUBECTL_DIR = '/usr/lib/google-cloud-sdk/bin';
@@ -106,8 +107,10 @@ describe('streaming through the API server to a kubelet on containerd', { timeou
       findContainer: async (_ns, podName, container, previous) => {
         const c = container ? containers.get(container) : undefined;
         if (!c) return `container ${container} is not valid for pod ${podName}`;
-        if (previous) return `previous terminated container "${container}" in pod "${podName}" not found`;
-        return { containerId: c.id, logPath: c.logPath };
+        // The log path as containerd reports it (absolute), not the one this test computed.
+        const { status } = await t.runtime.containerStatus(c.id);
+        assert.equal(status.log_path, c.logPath);
+        return selectContainerInstance({ podName, container: container!, instances: [{ id: c.id, attempt: 0, status }], previous });
       },
       listPods: () => [created],
       statsSummary: async () => ({ node: { nodeName: 'n1' }, pods: [] }),
@@ -143,6 +146,9 @@ describe('streaming through the API server to a kubelet on containerd', { timeou
       assert.match(raw.stderr, /a container name must be specified for pod web, choose one of: \[httpd ticker short\]/);
       const bad = await kubectl(v, ['logs', 'web', '-c', 'nope']);
       assert.match(bad.stderr, /container nope is not valid for pod web/);
+      const badExec = await kubectl(v, ['exec', 'web', '-c', 'nope', '--', 'ls']);
+      assert.notEqual(badExec.code, 0);
+      assert.match(badExec.stderr, /container nope is not valid for pod web/);
       const prev = await kubectl(v, ['logs', 'web', '-c', 'httpd', '--previous']);
       assert.match(prev.stderr, /previous terminated container "httpd" in pod "web" not found/);
       const follow = await kubectl(v, ['logs', '-f', 'web', '-c', 'short'], { timeoutMs: 20_000 });
