@@ -22,6 +22,7 @@ import { KubeletServer, type KubeletServerDeps } from './kubelet-server.js';
 
 const KUBECTL_DIR = '/usr/lib/google-cloud-sdk/bin';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const WAIT_FOR_SIZE = 'for i in 1 2 3 4 5 6 7 8 9 10; do s=$(stty size 2>/dev/null); [ -n "$s" ] && [ "$s" != "0 0" ] && break; sleep 0.2; done; echo "size $s"; exit 4';
 
 interface Run {
   code: number;
@@ -175,6 +176,27 @@ describe('streaming through the API server to a kubelet on containerd', { timeou
       assert.equal(err.code, 3);
       assert.match(err.stderr, /oops/);
       assert.match(err.stderr, /command terminated with exit code 3/);
+    });
+
+    it(`kubectl ${v}: exec -it with a terminal and its size`, async () => {
+      // `script` gives kubectl a pseudo-terminal; stty sets its size, which kubectl sends as a
+      // resize. The resize arrives after the command starts, so the command waits for it.
+      const cmd = `stty cols 91 rows 33; ${KUBECTL_DIR}/kubectl.${v} --kubeconfig ${kubeconfig} exec -it web -c httpd -- sh -c '${WAIT_FOR_SIZE}'`;
+      const r = await new Promise<Run>((resolve, reject) => {
+        const child = spawn('script', ['-qec', cmd, '/dev/null'], { env: { ...process.env, HOME: dir }, stdio: ['pipe', 'pipe', 'pipe'] });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d) => (stdout += d));
+        child.stderr.on('data', (d) => (stderr += d));
+        const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+        child.on('error', reject);
+        child.on('close', (code) => {
+          clearTimeout(timer);
+          resolve({ code: code ?? -1, stdout, stderr });
+        });
+      });
+      assert.match(r.stdout, /size 33 91/, r.stdout + r.stderr);
+      assert.match(r.stdout + r.stderr, /command terminated with exit code 4/);
     });
 
     it(`kubectl ${v}: cp both ways`, async () => {
