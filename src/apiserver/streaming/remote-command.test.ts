@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { test } from 'node:test';
 import { WebSocket } from 'ws';
-import { SpdyConnection, type SpdyStream } from './spdy.js';
+import { SpdyConnection, type SpdyStream } from './spdy-connection.js';
 import { translateRemoteCommand } from './remote-command.js';
 
 test('v5 WebSocket channels map onto SPDY remotecommand streams', async () => {

@@ -12,7 +12,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { dialUpgrade, type BackendTLS, type DialResult } from '../../machinery/httpstream/upgrade-proxy.js';
 import { extractMessage } from './kubelet-client.js';
-import { SpdyConnection, type SpdyStream } from './spdy.js';
+import { SpdyConnection, type SpdyStream } from './spdy-connection.js';
 
 export const STREAM_PROTOCOL_V5 = 'v5.channel.k8s.io';
 export const STREAM_PROTOCOL_V4 = 'v4.channel.k8s.io';
