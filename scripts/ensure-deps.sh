@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Installs what k8ts needs when it is missing: npm packages (and the build they trigger), and,
-# with --test, what the test suites use (Debian's etcd-server, via apt when root).
+# Installs what k8ts needs when it is missing: npm packages (and the build they trigger), the
+# node agent's runtime (containerd with ctr, runc, the CNI plugins, iptables, busybox-static for
+# the built-in images), and, with --test, what the test suites use (Debian's etcd-server, skopeo,
+# docker-registry). System packages come from apt, when root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,7 +28,30 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
 
+deb_installed() {
+  dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed'
+}
+
+# The node agent (`k8ts agent`, `make run`): containerd runs the pods through runc and the CNI
+# plugins; the built-in pause and busybox images are made from busybox-static.
+agent_missing=()
+command -v containerd >/dev/null 2>&1 && command -v ctr >/dev/null 2>&1 || agent_missing+=(containerd)
+command -v runc >/dev/null 2>&1 || agent_missing+=(runc)
+[ -x /usr/lib/cni/bridge ] || agent_missing+=(containernetworking-plugins)
+command -v iptables >/dev/null 2>&1 || agent_missing+=(iptables)
+deb_installed busybox-static || agent_missing+=(busybox-static)
+if [ "${#agent_missing[@]}" -gt 0 ]; then
+  apt_install "${agent_missing[@]}" || echo "ensure-deps: ${agent_missing[*]} not installed; the node agent cannot run containers" >&2
+fi
+
 if [ "$want_test" = 1 ]; then
   # Without etcd (not root, no apt) the etcd suites skip themselves instead of failing.
   command -v etcd >/dev/null 2>&1 || apt_install etcd-server || echo "ensure-deps: etcd-server not installed; etcd tests will be skipped" >&2
+  # The CRI tests push images to a local registry.
+  test_missing=()
+  command -v skopeo >/dev/null 2>&1 || test_missing+=(skopeo)
+  command -v docker-registry >/dev/null 2>&1 || test_missing+=(docker-registry)
+  if [ "${#test_missing[@]}" -gt 0 ]; then
+    apt_install "${test_missing[@]}" || echo "ensure-deps: ${test_missing[*]} not installed; registry pull tests will fail" >&2
+  fi
 fi

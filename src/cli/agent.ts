@@ -1,7 +1,9 @@
-// `k8ts agent --simulated`: one simulated node (the real node agent arrives with its own issue).
-// `k8ts sim --nodes N`: N simulated nodes in one process, for scale tests (like KWOK).
+// `k8ts agent --server URL --token T`: a real node agent (containerd through the CRI).
+// `k8ts agent --simulated`: one simulated node; `k8ts sim --nodes N`: N simulated nodes in one
+// process, for scale tests (like KWOK).
 
-import { hostname } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { homedir, hostname } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
@@ -9,22 +11,36 @@ import { Client } from '../client/client.js';
 import { loadKubeconfig } from '../client/config.js';
 import { HttpTransport } from '../client/transport.js';
 import { SimulatedNodes, type SimulatedNodeSpec } from '../kubelet/simulated/simulated-nodes.js';
+import { joinCluster } from '../kubelet/node/join.js';
+import { startNodeAgent } from '../kubelet/node-agent.js';
+import { defaultNodeIP } from '../kubelet/node/node-status.js';
+import { AGENT_FLAG_OPTIONS, AGENT_FLAGS_HELP, agentSettings, parseKV, parseTaints } from './agent-flags.js';
 import { defaultDataDir, parseSimpleDuration } from './flags.js';
 
-export const AGENT_HELP = `Usage: k8ts agent --simulated [flags]
+export const AGENT_HELP = `Usage: k8ts agent --server https://HOST:6443 --token TOKEN [flags]
+       k8ts agent --simulated [flags]
+
+Runs a node: registers it with the server and runs the pods bound to it as containers, through
+the CRI on its own containerd (or --container-runtime-endpoint). The token is in the server's
+<data-dir>/token.
 
 Flags:
+  --server URL                   The API server to join
+  --token TOKEN                  The join token (or --token-file FILE)
+  --token-file FILE              File holding the join token
+  --data-dir DIR                 Agent state: containerd, pod volumes, logs, certificates (default ${defaultAgentDataDir()})
+${AGENT_FLAGS_HELP}  --log-level LEVEL              info, debug, warn, error (default info)
+
+Simulated nodes (scale tests; no containers run):
   --simulated                    Register a simulated node: pods bound to it are reported Running
-                                 without starting processes (the CRI node agent is not built yet)
   --kubeconfig FILE              Credentials for the API server (default $KUBECONFIG, else <data-dir>/kubeconfig)
-  --data-dir DIR                 The server's data directory, for its kubeconfig (default ${defaultDataDir()})
-  --node-name NAME               Node name (default the host name)
-  --node-labels k=v,...          Extra node labels
-  --register-with-taints k=v:Effect,...  Taints to register the node with
   --capacity cpu=4,memory=16Gi,pods=110  Node capacity (and allocatable)
   --lease-renew-interval D       Heartbeat interval (default 10s)
-  --log-level LEVEL              info, debug, warn, error (default info)
 `;
+
+export function defaultAgentDataDir(): string {
+  return process.getuid?.() === 0 ? '/var/lib/k8ts' : join(homedir(), '.k8ts');
+}
 
 export const SIM_HELP = `Usage: k8ts sim --nodes N [flags]
 
@@ -34,24 +50,6 @@ Runs N simulated nodes in one process (scale tests). Flags as for 'k8ts agent --
   --zones N                      Label node i with topology.kubernetes.io/zone=zone-(i mod N) (default none)
 `;
 
-function parseKV(s: string | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const part of (s ?? '').split(',').map((x) => x.trim()).filter(Boolean)) {
-    const i = part.indexOf('=');
-    if (i <= 0) throw new Error(`expected key=value, got ${JSON.stringify(part)}`);
-    out[part.slice(0, i)] = part.slice(i + 1);
-  }
-  return out;
-}
-
-function parseTaints(s: string | undefined): SimulatedNodeSpec['taints'] {
-  return (s ?? '').split(',').map((x) => x.trim()).filter(Boolean).map((t) => {
-    const m = /^([^=:]+)(?:=([^:]*))?:(NoSchedule|PreferNoSchedule|NoExecute)$/.exec(t);
-    if (!m) throw new Error(`invalid taint ${JSON.stringify(t)} (want key[=value]:Effect)`);
-    return { key: m[1], ...(m[2] !== undefined ? { value: m[2] } : {}), effect: m[3] };
-  });
-}
-
 export async function runAgent(argv: string[], mode: 'agent' | 'sim'): Promise<void> {
   const { values } = parseArgs({
     args: argv,
@@ -59,9 +57,10 @@ export async function runAgent(argv: string[], mode: 'agent' | 'sim'): Promise<v
       simulated: { type: 'boolean' },
       kubeconfig: { type: 'string' },
       'data-dir': { type: 'string' },
-      'node-name': { type: 'string' },
-      'node-labels': { type: 'string' },
-      'register-with-taints': { type: 'string' },
+      server: { type: 'string' },
+      token: { type: 'string' },
+      'token-file': { type: 'string' },
+      ...AGENT_FLAG_OPTIONS,
       capacity: { type: 'string' },
       'lease-renew-interval': { type: 'string' },
       'log-level': { type: 'string' },
@@ -76,11 +75,7 @@ export async function runAgent(argv: string[], mode: 'agent' | 'sim'): Promise<v
     process.stdout.write(mode === 'agent' ? AGENT_HELP : SIM_HELP);
     return;
   }
-  if (mode === 'agent' && !values.simulated) {
-    process.stderr.write('k8ts agent: only --simulated nodes are available in this build (the CRI node agent is a later issue)\n');
-    process.exitCode = 2;
-    return;
-  }
+  if (mode === 'agent' && !values.simulated) return runRealAgent(values);
   const log = pino({ level: values['log-level'] ?? 'info', base: { component: mode === 'agent' ? 'k8ts-agent' : 'k8ts-sim' } }, pino.destination(2));
   const kubeconfig = values.kubeconfig ?? process.env.KUBECONFIG ?? join(values['data-dir'] ?? defaultDataDir(), 'kubeconfig');
   const cfg = loadKubeconfig(kubeconfig, 'k8ts-agent');
@@ -124,4 +119,40 @@ export async function runAgent(argv: string[], mode: 'agent' | 'sim'): Promise<v
   process.on('SIGTERM', () => stop('SIGTERM'));
   log.info({ nodes: nodes.length, first: nodes[0].name, kubeconfig }, 'simulated nodes starting');
   await sim.run(ac.signal);
+}
+
+async function runRealAgent(values: Record<string, string | boolean | undefined>): Promise<void> {
+  const log = pino({ level: (values['log-level'] as string) ?? 'info', base: { component: 'k8ts-agent' } }, pino.destination(2));
+  const settings = agentSettings(values as Record<string, string>);
+  const server = values.server as string | undefined;
+  let token = values.token as string | undefined;
+  if (!token && values['token-file']) token = readFileSync(values['token-file'] as string, 'utf8').trim();
+  if (!server || !token) {
+    process.stderr.write('k8ts agent: --server and --token (or --token-file) are required (or --simulated)\n');
+    process.exitCode = 2;
+    return;
+  }
+  const dataDir = (values['data-dir'] as string) ?? defaultAgentDataDir();
+  const agentDir = join(dataDir, 'agent');
+  const nodeName = (settings.nodeName ?? hostname()).toLowerCase();
+  const nodeIP = settings.nodeIP ?? defaultNodeIP();
+  const creds = await joinCluster({ server, token, nodeName, addresses: [nodeIP], tlsDir: join(agentDir, 'tls') });
+  const ac = new AbortController();
+  const agent = await startNodeAgent({
+    agentDir,
+    settings: { ...settings, nodeName, nodeIP },
+    credentials: { server, ca: creds.ca, cert: creds.clientCert, key: creds.clientKey },
+    serving: { cert: creds.servingCert, key: creds.servingKey },
+    log,
+    signal: ac.signal,
+  });
+  const stop = async (sig: string) => {
+    log.info({ signal: sig }, 'stopping');
+    setTimeout(() => process.kill(process.pid, 'SIGKILL'), 10_000).unref();
+    ac.abort();
+    await agent.stop().catch(() => undefined);
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
 }

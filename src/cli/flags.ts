@@ -3,6 +3,7 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { AGENT_FLAG_OPTIONS, AGENT_FLAGS_HELP, agentSettings, type AgentSettings } from './agent-flags.js';
 
 export function defaultDataDir(): string {
   return process.getuid?.() === 0 ? '/var/lib/k8ts/server' : join(homedir(), '.k8ts', 'server');
@@ -30,6 +31,8 @@ export interface ServerFlags {
   nodeMonitorGracePeriodMs: number;
   /** Root of local-path volumes (k3s: --default-local-storage-path), default <data-dir>/storage. */
   defaultLocalStoragePath: string;
+  /** The embedded node agent's settings; undefined with --disable-agent. */
+  agent?: AgentSettings;
 }
 
 export const SERVER_HELP = `Usage: k8ts server [flags]
@@ -55,7 +58,12 @@ Flags:
   --node-monitor-grace-period D  How long a node may go without a heartbeat before it is marked
                                  NotReady/Unknown (default 40s)
   --default-local-storage-path DIR  Folder of local-path volumes (default <data-dir>/storage)
-`;
+
+The server also runs a node agent (containerd, pods) in the same process, as a single-node
+cluster; it keeps its state in <data-dir>/agent.
+  --disable-agent                Run the control plane only (nodes join with 'k8ts agent')
+  --agent                        Run the embedded agent (the default)
+${AGENT_FLAGS_HELP}`;
 
 export function parseServerFlags(argv: string[]): ServerFlags | 'help' {
   const { values } = parseArgs({
@@ -78,6 +86,9 @@ export function parseServerFlags(argv: string[]): ServerFlags | 'help' {
       'node-cidr-mask-size': { type: 'string' },
       'node-monitor-grace-period': { type: 'string' },
       'default-local-storage-path': { type: 'string' },
+      agent: { type: 'boolean' },
+      'disable-agent': { type: 'boolean' },
+      ...AGENT_FLAG_OPTIONS,
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -104,6 +115,7 @@ export function parseServerFlags(argv: string[]): ServerFlags | 'help' {
     nodeCIDRMaskSize: Number(values['node-cidr-mask-size'] ?? '24'),
     nodeMonitorGracePeriodMs: parseSimpleDuration(values['node-monitor-grace-period'] ?? '40s'),
     defaultLocalStoragePath: resolve(values['default-local-storage-path'] ?? join(dataDir, 'storage')),
+    agent: values['disable-agent'] ? undefined : agentSettings(values),
   };
 }
 

@@ -8,7 +8,13 @@ import { bootstrapObjects } from '../apiserver/bootstrap.js';
 import { ApiServer } from '../apiserver/server.js';
 import { createAuthenticator } from '../apiserver/pki/authenticate.js';
 import { writeKubeconfig } from '../apiserver/pki/kubeconfig.js';
-import { ensurePKI, tlsServerOptions } from '../apiserver/pki/pki.js';
+import { ensureJoinToken, joinRoutes } from '../apiserver/pki/node-join.js';
+import { ensurePKI, issueCert, tlsServerOptions } from '../apiserver/pki/pki.js';
+import { saveCredentials } from '../kubelet/node/join.js';
+import { defaultNodeIP } from '../kubelet/node/node-status.js';
+import { startNodeAgent, type NodeAgent } from '../kubelet/node-agent.js';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { Client } from '../client/client.js';
 import { HttpTransport } from '../client/transport.js';
 import { enabledControllers } from '../controllers/all.js';
@@ -35,6 +41,7 @@ export async function runServer(argv: string[]): Promise<void> {
   const socketPath = resolve(flags.dataDir, 'k8ts.sock');
   const localSocketPath = Buffer.byteLength(socketPath) < 100 ? socketPath : undefined;
   const authenticator = createAuthenticator({ tokenAuthFile: flags.tokenAuthFile });
+  const joinToken = ensureJoinToken(flags.dataDir, pki.caCert);
   const server = new ApiServer({
     store,
     resources: builtinResources(),
@@ -47,6 +54,7 @@ export async function runServer(argv: string[]): Promise<void> {
     serviceClusterIPRange: flags.serviceClusterIPRange,
     serviceNodePortRange: flags.serviceNodePortRange,
     logger: log,
+    extraRoutes: joinRoutes(pki, joinToken),
   });
   await server.start();
   await bootstrapObjects(server, { kubernetesServiceIP: serviceIP, endpointIP: flags.advertiseAddress, securePort: server.port });
@@ -86,6 +94,29 @@ export async function runServer(argv: string[]): Promise<void> {
   }
   log.info({ port: server.port, dataDir: flags.dataDir, kubeconfig, datastore: flags.datastoreEndpoint ?? 'sqlite', ms: Date.now() - started }, 'k8ts server ready');
 
+  // The embedded node agent: a node of its own, with credentials issued here (no join round trip).
+  let agent: NodeAgent | undefined;
+  if (flags.agent) {
+    const settings = flags.agent;
+    const nodeName = (settings.nodeName ?? hostname()).toLowerCase();
+    const nodeIP = settings.nodeIP ?? defaultNodeIP();
+    const agentLog = log.child({ component: 'agent' });
+    void (async () => {
+      const client = await issueCert({ caCert: pki.caCert, caKey: pki.caKey, cn: `system:node:${nodeName}`, groups: ['system:nodes'], usage: 'client' });
+      const serving = await issueCert({ caCert: pki.caCert, caKey: pki.caKey, cn: nodeName, sans: [nodeName, 'localhost', '127.0.0.1', nodeIP], usage: 'server' });
+      const server_ = `https://127.0.0.1:${server.port}`;
+      saveCredentials(join(flags.dataDir, 'agent', 'tls'), { server: server_, ca: pki.caCert, clientCert: client.cert, clientKey: client.key, servingCert: serving.cert, servingKey: serving.key });
+      agent = await startNodeAgent({
+        agentDir: join(flags.dataDir, 'agent'),
+        settings: { ...settings, nodeName, nodeIP },
+        credentials: { server: server_, ca: pki.caCert, cert: client.cert, key: client.key },
+        serving,
+        log: agentLog,
+        signal: lifecycle.signal,
+      });
+    })().catch((err) => agentLog.error({ err: String((err as Error)?.stack ?? err) }, 'the node agent could not start; the control plane keeps running (see --disable-agent)'));
+  }
+
   let stopping = false;
   const shutdown = async (sig: string) => {
     if (stopping) return;
@@ -94,6 +125,7 @@ export async function runServer(argv: string[]): Promise<void> {
     setTimeout(() => process.kill(process.pid, 'SIGKILL'), 10_000).unref();
     log.info({ signal: sig }, 'shutting down');
     lifecycle.abort();
+    await agent?.stop().catch(() => undefined);
     await server.stop();
     await store.close();
     process.exit(0);

@@ -151,6 +151,8 @@ export class StreamingRoutes {
         return await proxyUpgrade({ url, method: req.method, headers: upgradeRequestHeaders(req.headers), tls: backendTLS(cfg), client: socket, clientHead: head });
       }
       const flags = streamFlags(query);
+      const phase = (pod.status as { phase?: string } | undefined)?.phase;
+      if (phase === 'Succeeded' || phase === 'Failed') throw StatusError.badRequest(`cannot exec into a container in a completed pod; current phase is ${phase}`);
       const container = resolveContainer(pod, query.get('container') ?? '', route.name);
       if (!nodeName) throw StatusError.badRequest(`pod ${route.name} does not have a host assigned`);
       if (!flags.stdin && !flags.stdout && !flags.stderr) throw StatusError.badRequest('you must specify at least 1 of stdin, stdout, stderr');

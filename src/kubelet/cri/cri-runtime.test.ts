@@ -3,15 +3,19 @@
 // registries.yaml mirror), the image manager's errors, and containerd dying under running pods.
 
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { KubeObject } from '../../api/meta/v1.js';
+import { runImageCommand } from '../../cli/image.js';
 import { busyboxImageSpec } from '../images/builtin-images.js';
+import { importImageDir } from '../images/image-dir.js';
+import { KubeletPaths } from '../paths.js';
 import { ImageManager, ImagePullError } from '../images/image-manager.js';
 import { buildOciArchive } from '../images/oci-archive.js';
 import type { ContainerConfig, ContainerState, PodSandboxConfig } from '../runtime/runtime.js';
 import { parseRegistries } from './registries.js';
+import { startRuntime } from './start.js';
 import { freePort, startTestContainerd, startTestRegistry, type TestContainerd, type TestRegistry } from './testing.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -78,7 +82,7 @@ describe('CriRuntime on containerd', { timeout: 240_000 }, () => {
 
   it('has the built-in images, busybox also as docker.io/library/busybox', async () => {
     const tags = (await t.runtime.listImages()).flatMap((i) => i.repo_tags);
-    for (const name of ['docker.io/k8ts/pause:3.10', 'docker.io/k8ts/busybox:latest', 'docker.io/library/busybox:latest']) {
+    for (const name of ['docker.io/k8ts/pause:3.10', 'docker.io/k8ts/busybox:1.35', 'docker.io/library/busybox:1.35', 'docker.io/k8ts/busybox:latest', 'docker.io/library/busybox:latest']) {
       assert.ok(tags.includes(name), `${name} in ${tags.join(', ')}`);
     }
     const bb = await t.runtime.imageStatus({ image: 'busybox' });
@@ -217,6 +221,73 @@ describe('CriRuntime on containerd', { timeout: 240_000 }, () => {
     await assert.rejects(images.ensureImage(pod, { name: 'c', image: 'absent:1', imagePullPolicy: 'Never' }, []), { reason: 'ErrImageNeverPull', message: 'Container image "absent:1" is not present with pull policy of Never' });
     await assert.rejects(images.ensureImage(pod, { name: 'c', image: 'UPPER:case' }, []), { reason: 'InvalidImageName' });
     await t.runtime.removeImage({ image });
+  });
+
+  it('imports archives from <agent>/images once (by hash), and `k8ts image import` while containerd runs', async () => {
+    const spec = await busyboxImageSpec();
+    const archiveOf = (name: string) => buildOciArchive({ ...spec, files: [...spec.files, { name: 'etc/which', type: 'file', data: name }], names: [name] }).tar;
+    mkdirSync(t.paths.imagesDir, { recursive: true });
+    writeFileSync(join(t.paths.imagesDir, 'dir.tar'), archiveOf('docker.io/k8ts/dir-import:1'));
+    writeFileSync(join(t.paths.imagesDir, 'ignored.txt'), 'not an image');
+    const first = await importImageDir(t.paths, t.containerd.socketPath);
+    assert.deepEqual(first.imported.map((i) => i.names), [['docker.io/k8ts/dir-import:1']]);
+    assert.ok(await t.runtime.imageStatus({ image: 'k8ts/dir-import:1' }));
+    const second = await importImageDir(t.paths, t.containerd.socketPath);
+    assert.deepEqual([second.imported.length, second.skipped.length], [0, 1]);
+
+    const cliFile = join(t.paths.agentDir, 'cli.tar');
+    writeFileSync(cliFile, archiveOf('docker.io/k8ts/cli-import:2'));
+    const out: string[] = [];
+    const write = process.stdout.write;
+    process.stdout.write = ((chunk: string) => (out.push(String(chunk)), true)) as typeof process.stdout.write;
+    try {
+      await runImageCommand(['import', cliFile, '--agent-dir', t.paths.agentDir]);
+    } finally {
+      process.stdout.write = write;
+    }
+    assert.deepEqual(out, ['imported docker.io/k8ts/cli-import:2\n']);
+    assert.ok(await t.runtime.imageStatus({ image: 'k8ts/cli-import:2' }));
+  });
+
+  it('startRuntime connects to a running containerd given as endpoint', async () => {
+    const dir = mkdtempSync('/tmp/k8s-');
+    try {
+      const quiet = { info() {}, warn() {}, error() {}, debug() {} };
+      const started = await startRuntime({ paths: new KubeletPaths(dir), endpoint: t.containerd.endpoint, log: quiet });
+      assert.equal(started.containerd, undefined);
+      assert.equal(started.ctrSocket, t.containerd.socketPath);
+      assert.deepEqual(started.images, { pause: 'docker.io/k8ts/pause:3.10', busybox: 'docker.io/k8ts/busybox:1.35' });
+      assert.equal((await started.runtime.version()).runtime_name, 'containerd');
+      await started.stop();
+      assert.ok(t.containerd.pid, 'the external containerd keeps running');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('image GC over the threshold removes unused images, keeps the sandbox image and images in use', async () => {
+    const quiet = { info() {}, warn() {}, debug() {} };
+    const images = new ImageManager({
+      runtime: t.runtime,
+      log: quiet,
+      sandboxImage: t.images.pause,
+      // 90% used of a big disk: more to free than there are images.
+      fsStats: async () => ({ capacityBytes: 1e12, availableBytes: 1e11 }),
+    });
+    const pulled = `${registry.host}/pushed/busybox:1`;
+    await t.runtime.pullImage({ image: pulled });
+    const { id: sandbox, config } = await runPod('gc');
+    const cid = await t.runtime.createContainer(sandbox, containerConfig('uses-busybox', ['sleep', '1000']), config);
+    await assert.rejects(images.garbageCollect({ highThresholdPercent: 85, lowThresholdPercent: 80, minAgeMs: 0 }), /^Error: Failed to garbage collect required amount of images\. Attempted to free \d+ bytes, but only found \d+ bytes eligible to free\.$/);
+    assert.equal(await t.runtime.imageStatus({ image: pulled }), undefined);
+    assert.ok(await t.runtime.imageStatus({ image: t.images.pause }));
+    assert.ok(await t.runtime.imageStatus({ image: t.images.busybox }));
+    // Under the threshold nothing happens.
+    const calm = new ImageManager({ runtime: t.runtime, log: quiet, fsStats: async () => ({ capacityBytes: 100, availableBytes: 50 }) });
+    assert.deepEqual(await calm.garbageCollect({ minAgeMs: 0 }), { usagePercent: 50, freedBytes: 0, removed: [] });
+    await t.runtime.removeContainer(cid);
+    await t.runtime.stopPodSandbox(sandbox);
+    await t.runtime.removePodSandbox(sandbox);
   });
 
   // Last: it restarts containerd.

@@ -21,9 +21,11 @@ const execFileP = promisify(execFile);
 
 /** The sandbox image containerd is configured with. */
 export const PAUSE_IMAGE = 'docker.io/k8ts/pause:3.10';
-export const BUSYBOX_IMAGE = 'docker.io/k8ts/busybox:latest';
-/** So that `--image=busybox` works on a node without a registry. */
-export const BUSYBOX_ALIAS = 'docker.io/library/busybox:latest';
+// A pinned tag (Debian's busybox-static is 1.35): imagePullPolicy defaults to IfNotPresent, so
+// the kubelet never tries a registry for it. `:latest` defaults to Always and would pull.
+export const BUSYBOX_IMAGE = 'docker.io/k8ts/busybox:1.35';
+/** Other names of the same image: `--image=busybox:1.35` and, with imagePullPolicy IfNotPresent, `busybox`. */
+export const BUSYBOX_ALIASES = ['docker.io/library/busybox:1.35', 'docker.io/k8ts/busybox:latest', 'docker.io/library/busybox:latest'];
 
 export interface BuiltinImages {
   pause: string;
@@ -39,7 +41,7 @@ export interface BuiltinImageOptions {
 }
 
 // Bump when the content of the built images changes, so cached archives are rebuilt.
-const BUILDER_VERSION = '1';
+const BUILDER_VERSION = '2';
 
 const PAUSE_C = `#include <signal.h>
 #include <sys/wait.h>
@@ -152,7 +154,7 @@ export async function busyboxImageSpec(busybox = findBusybox()): Promise<OciImag
     { name: 'var/www', type: 'dir' },
   ];
   return {
-    names: [BUSYBOX_IMAGE, BUSYBOX_ALIAS],
+    names: [BUSYBOX_IMAGE, ...BUSYBOX_ALIASES],
     files,
     config: { Env: [PATH_ENV], Cmd: ['sh'] },
     createdBy: 'k8ts: busybox-static with its applets',
@@ -232,7 +234,7 @@ export async function builtinImageArchives(opts: BuiltinImageOptions): Promise<{
   }
   return {
     pause: { file: pauseTar, names: [PAUSE_IMAGE] },
-    busybox: { file: busyboxTar, names: [BUSYBOX_IMAGE, BUSYBOX_ALIAS] },
+    busybox: { file: busyboxTar, names: [BUSYBOX_IMAGE, ...BUSYBOX_ALIASES] },
   };
 }
 

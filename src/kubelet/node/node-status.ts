@@ -8,6 +8,7 @@ import type { KubeObject } from '../../api/meta/v1.js';
 import { versionInfo } from '../../apiserver/version.js';
 import type { Client } from '../../client/client.js';
 import { R } from '../../client/resources.js';
+import { sleep } from '../../client/sleep.js';
 import { isAlreadyExists, isConflict, isNotFound } from '../../client/transport.js';
 import type { ContainerRuntime, Image } from '../runtime/runtime.js';
 
@@ -136,10 +137,7 @@ export class NodeStatusManager {
         nextStatus = Date.now() + statusEvery;
         await this.postStatus(false).catch((err) => this.o.log.warn({ err: String(err) }, 'node status update failed'));
       }
-      await new Promise((r) => {
-        const t = setTimeout(r, Math.min(leaseEvery, statusEvery));
-        signal.addEventListener('abort', () => (clearTimeout(t), r(undefined)), { once: true });
-      });
+      await sleep(Math.min(leaseEvery, statusEvery), signal);
     }
   }
 

@@ -133,7 +133,7 @@ export class PodSyncer {
         this.d.recorder.event(pod, 'Warning', 'FailedCreatePodSandBox', `Failed to create pod sandbox: ${msg}`);
         return { requeueAfterMs: 5_000 };
       }
-      await this.d.state.relist();
+      await this.d.state.refreshPod(uid);
       sandbox = this.d.state.get(uid)?.sandboxes[0];
       if (!sandbox) return { requeueAfterMs: 1_000 };
     }
@@ -248,6 +248,7 @@ export class PodSyncer {
     } catch (err) {
       const r = reasoned(err, 'ErrImagePull');
       this.setWaiting(pod, c.name, r);
+      this.d.recorder.event(pod, 'Warning', 'Failed', `Error: ${r.reason}`);
       return r.reason === 'ImagePullBackOff' ? 5_000 : 1_000;
     }
     let envs: KeyValue[];
@@ -288,11 +289,12 @@ export class PodSyncer {
       const message = String((err as Error).message ?? err);
       this.d.recorder.event(pod, 'Warning', 'Failed', `Error: ${message}`);
       this.setWaiting(pod, c.name, undefined);
-      await this.d.state.relist();
+      await this.d.state.refreshPod(pod.metadata.uid!);
       return undefined;
     }
     this.setWaiting(pod, c.name, undefined);
     this.d.recorder.event(pod, 'Normal', 'Started', `Started container ${c.name}`);
+    await this.d.state.refreshPod(pod.metadata.uid!);
     if (c.lifecycle?.postStart) {
       const err = await this.d.runHook(pod, c, id, c.lifecycle.postStart, podIP);
       if (err) {
@@ -316,6 +318,7 @@ export class PodSyncer {
     }
     const left = Math.max(graceSeconds - Math.floor((Date.now() - started) / 1000), graceSeconds > 0 ? 2 : 0);
     await this.d.runtime.stopContainer(rc.id, left).catch((err) => this.d.log.warn({ err: String(err), container: rc.id }, 'stop container failed'));
+    await this.d.state.refreshPod(pod.metadata.uid!).catch(() => undefined);
   }
 
   private async killContainers(pod: KubeObject, rp: RuntimePod | undefined, graceSeconds: number, _why: string): Promise<void> {
@@ -333,7 +336,7 @@ export class PodSyncer {
    * the grace period, then removes containers, sandboxes, volumes and the pod cgroup.
    */
   async terminate(pod: KubeObject | undefined, uid: string, graceSeconds: number): Promise<void> {
-    await this.d.state.relist();
+    await this.d.state.refreshPod(uid);
     const rp = this.d.state.get(uid);
     if (pod) await this.killContainers(pod, rp, graceSeconds, 'deleted');
     else {
@@ -347,6 +350,6 @@ export class PodSyncer {
     await this.d.tearDownVolumes(uid).catch((err) => this.d.log.warn({ err: String(err), uid }, 'volume teardown failed'));
     await this.d.removePodCgroup(uid).catch((err) => this.d.log.debug({ err: String(err), uid }, 'pod cgroup removal failed'));
     this.forget(uid);
-    await this.d.state.relist();
+    await this.d.state.refreshPod(uid);
   }
 }

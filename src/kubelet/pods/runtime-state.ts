@@ -141,6 +141,41 @@ export class RuntimeState {
     return changed;
   }
 
+  /**
+   * Re-reads one pod from the runtime (after the agent changed it), so the next sync of that pod
+   * sees its own changes without waiting for the relist.
+   */
+  async refreshPod(uid: string): Promise<void> {
+    const selector = { [LABEL_POD_UID]: uid };
+    const [sandboxes, containers] = await Promise.all([this.runtime.listPodSandbox({ label_selector: selector }), this.runtime.listContainers({ label_selector: selector })]);
+    const old = this.pods.get(uid);
+    const p: RuntimePod = { uid, name: old?.name ?? '', namespace: old?.namespace ?? '', sandboxes: [], containers: [] };
+    for (const s of sandboxes) {
+      p.name ||= s.metadata?.name ?? '';
+      p.namespace ||= s.metadata?.namespace ?? '';
+      const ready = s.state === 'SANDBOX_READY';
+      let ip = this.sandboxIPs.get(s.id);
+      if (ready && ip === undefined) {
+        ip = (await this.runtime.podSandboxStatus(s.id).catch(() => undefined))?.status.network?.ip ?? '';
+        this.sandboxIPs.set(s.id, ip);
+      }
+      p.sandboxes.push({ id: s.id, attempt: s.metadata?.attempt ?? 0, ready, createdAt: BigInt(s.created_at || '0'), ip: ip || undefined, sandbox: s });
+    }
+    for (const c of containers) {
+      let status = this.statuses.get(c.id);
+      if (!status || status.state !== c.state) {
+        status = (await this.runtime.containerStatus(c.id).catch(() => undefined))?.status;
+        if (!status) continue;
+        this.statuses.set(c.id, status);
+      }
+      p.containers.push({ id: c.id, name: c.labels?.[LABEL_CONTAINER_NAME] ?? c.metadata?.name ?? '', sandboxId: c.pod_sandbox_id, attempt: c.metadata?.attempt ?? 0, status });
+    }
+    p.sandboxes.sort((a, b) => b.attempt - a.attempt || (b.createdAt > a.createdAt ? 1 : -1));
+    p.containers.sort((a, b) => (a.name === b.name ? b.attempt - a.attempt : a.name < b.name ? -1 : 1));
+    if (p.sandboxes.length || p.containers.length) this.pods.set(uid, p);
+    else this.pods.delete(uid);
+  }
+
   /** Forget a container's cached status (after it was removed). */
   forget(containerId: string): void {
     this.statuses.delete(containerId);

@@ -2,8 +2,17 @@
 // files from ConfigMaps, Secrets and the downward API, persistent volumes), keeps API-backed
 // volumes current, and removes them when the pod is gone.
 // Plugins and their folders follow upstream: https://kubernetes.io/docs/concepts/storage/volumes/
+//
+// How the pod worker uses it:
+//   1. setUpPod(pod) on every sync, before creating the sandbox's containers; a VolumeError
+//      (reason FailedMount) means: wait and retry on the next sync (an event is recorded).
+//   2. makeEnvironment(...) then containerMounts(pod, container, volumes, { env, hosts }) for each
+//      container start (it makes the termination-message file of that start).
+//   3. refreshPod(pod) every ~10 s for running pods, so ConfigMap/Secret/label edits arrive.
+//   4. tearDownPod(uid) once the pod's containers and sandbox are gone; podUIDsOnDisk() lists
+//      pods with folders, to clean up after pods deleted while the agent was down.
 
-import { chmod, mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { chmod, chown, mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import type { KubeObject } from '../../api/meta/v1.js';
 import type { Client } from '../../client/client.js';
@@ -11,6 +20,7 @@ import type { EventRecorder } from '../../client/events.js';
 import { R } from '../../client/resources.js';
 import { isNotFound } from '../../client/transport.js';
 import { quantityFrom } from '../../machinery/quantity.js';
+import { apiGetters, type ObjectGetters } from '../env/container-env.js';
 import type { PodRuntimeFacts } from '../env/downward.js';
 import type { KubeletPaths } from '../paths.js';
 import type { Mount } from '../runtime/runtime.js';
@@ -56,8 +66,14 @@ export interface VolumeManagerOptions {
   nodeName: string;
   log: VolumeLogger;
   recorder?: EventRecorder;
-  /** Node allocatable (cpu, memory, ...): unset limits in resourceFieldRef, and the size of memory-backed emptyDirs. */
-  allocatable?: Record<string, string | number>;
+  /**
+   * Node allocatable (cpu, memory, ...), or a function that returns the current one: unset limits
+   * in resourceFieldRef, and the size of memory-backed emptyDirs. Missing entries: this host's
+   * CPUs and memory.
+   */
+  allocatable?: Record<string, string | number> | (() => Record<string, string | number>);
+  /** Where ConfigMaps and Secrets are read (e.g. informer caches); default: a GET each time. */
+  getters?: ObjectGetters;
 }
 
 /** Upstream's folder names: <pod>/volumes/<plugin>/<volume>. */
@@ -83,8 +99,9 @@ export class VolumeManager {
   private readonly client: Client;
   private readonly log: VolumeLogger;
   private readonly recorder?: EventRecorder;
-  private readonly allocatable: Record<string, string | number>;
+  private readonly allocatableSource?: VolumeManagerOptions['allocatable'];
   private readonly tokens: ServiceAccountTokens;
+  private readonly getters: ObjectGetters;
   /** Volumes set up per pod uid, with the spec they were set up from. */
   private readonly ready = new Map<string, Map<string, { spec: string; volume: PodVolume }>>();
   /** One operation at a time per pod: setUp, refresh and tearDown write the same folders. */
@@ -96,8 +113,14 @@ export class VolumeManager {
     this.client = opts.client;
     this.log = opts.log;
     this.recorder = opts.recorder;
-    this.allocatable = opts.allocatable ?? { cpu: String(cpus().length), memory: String(totalmem()) };
+    this.allocatableSource = opts.allocatable;
     this.tokens = new ServiceAccountTokens(opts.client);
+    this.getters = opts.getters ?? apiGetters(opts.client);
+  }
+
+  private get allocatable(): Record<string, string | number> {
+    const a = typeof this.allocatableSource === 'function' ? this.allocatableSource() : this.allocatableSource;
+    return { cpu: String(cpus().length), memory: String(totalmem()), ...a };
   }
 
   private locked<T>(uid: string, fn: () => Promise<T>): Promise<T> {
@@ -217,11 +240,14 @@ export class VolumeManager {
         await this.writeApiVolume(pod, v, kind, {});
         return { hostPath: this.dirFor(pod, kind, v.name), readOnly: true, kind };
       case 'persistentVolumeClaim':
-        return this.setUpClaim(pod, v);
+        return this.setUpClaim(pod, v.persistentVolumeClaim.claimName, !!v.persistentVolumeClaim.readOnly, false);
+      case 'ephemeral':
+        // A generic ephemeral volume is the claim <pod>-<volume>, made for (owned by) this pod.
+        return this.setUpClaim(pod, `${pod.metadata.name}-${v.name}`, false, true);
       case '':
         throw new SetUpFailure('the volume has no source');
       default:
-        throw new SetUpFailure(`no volume plugin matched: ${kind} volumes are not supported by k8ts (supported: emptyDir, hostPath, configMap, secret, downwardAPI, projected, persistentVolumeClaim)`);
+        throw new SetUpFailure(`no volume plugin matched: ${kind} volumes are not supported by k8ts (supported: emptyDir, hostPath, configMap, secret, downwardAPI, projected, persistentVolumeClaim, ephemeral)`);
     }
   }
 
@@ -234,8 +260,11 @@ export class VolumeManager {
     } else if (medium !== '') {
       throw new SetUpFailure(`emptyDir medium ${medium} is not supported by k8ts (use "" or Memory)`);
     }
-    // World-writable as upstream: containers may run as any user.
-    await chmod(dir, 0o777);
+    // World-writable as upstream: containers may run as any user. With fsGroup, the folder is
+    // the group's and new files inherit it (setgid), as upstream's SetVolumeOwnership.
+    const fsGroup = pod.spec?.securityContext?.fsGroup;
+    if (typeof fsGroup === 'number') await chown(dir, (await stat(dir)).uid, fsGroup);
+    await chmod(dir, typeof fsGroup === 'number' ? 0o2777 : 0o777);
     return { hostPath: dir, readOnly: false, kind: 'emptyDir' };
   }
 
@@ -257,13 +286,8 @@ export class VolumeManager {
     return size;
   }
 
-  private async getObject(gvr: typeof R.configmaps, ns: string, name: string): Promise<KubeObject | undefined> {
-    try {
-      return await this.client.resource(gvr).get(ns, name);
-    } catch (e) {
-      if (isNotFound(e)) return undefined;
-      throw e;
-    }
+  private getObject(gvr: typeof R.configmaps, ns: string, name: string): Promise<KubeObject | undefined> {
+    return gvr === R.secrets ? this.getters.getSecret(ns, name) : this.getters.getConfigMap(ns, name);
   }
 
   /** The volume's files, from the API. */
@@ -333,19 +357,24 @@ export class VolumeManager {
     await mkdir(dir, { recursive: true, mode: 0o777 });
     // Secrets and projected volumes (service account tokens) stay off the disk, as upstream.
     if ((kind === 'secret' || kind === 'projected') && !(await isMountPoint(dir))) await mountTmpfs(dir);
+    // The volume's own folder is an emptyDir upstream: 0777 (its files are read-only to containers).
+    await chmod(dir, 0o777);
     const fsGroup = pod.spec?.securityContext?.fsGroup;
     return new AtomicWriter(dir).write(payload, { fsGroup: typeof fsGroup === 'number' ? fsGroup : undefined });
   }
 
-  private async setUpClaim(pod: KubeObject, v: KubeObject['spec']): Promise<PodVolume> {
+  private async setUpClaim(pod: KubeObject, claimName: string, readOnly: boolean, ephemeral: boolean): Promise<PodVolume> {
     const ns = pod.metadata.namespace ?? 'default';
-    const claimName: string = v.persistentVolumeClaim.claimName;
     const fail = (msg: string) => new SetUpFailure(`error processing PVC ${ns}/${claimName}: ${msg}`);
     let claim: KubeObject;
     try {
       claim = await this.client.resource(R.persistentvolumeclaims).get(ns, claimName);
     } catch (e) {
+      if (ephemeral && isNotFound(e)) throw new SetUpFailure(`waiting for ephemeral volume controller to create the persistentvolumeclaim "${claimName}"`);
       throw fail(`failed to fetch PVC from API server: ${(e as Error).message}`);
+    }
+    if (ephemeral && !(claim.metadata.ownerReferences ?? []).some((o) => o.controller && o.uid === pod.metadata.uid)) {
+      throw new SetUpFailure(`PVC ${ns}/${claimName} was not created for pod ${ns}/${pod.metadata.name} (pod is not owner)`);
     }
     if (claim.metadata.deletionTimestamp) throw fail('PVC is being deleted');
     const pvName: string | undefined = claim.spec?.volumeName;
@@ -360,16 +389,15 @@ export class VolumeManager {
     if (!ref || ref.name !== claimName || (ref.namespace ?? '') !== ns || (ref.uid && ref.uid !== claim.metadata.uid)) {
       throw fail(`found PV object "${pvName}" but its claimRef does not point to this claim`);
     }
-    const readOnly = !!v.persistentVolumeClaim.readOnly;
     if (pv.spec?.hostPath?.path) {
       const { path, type } = pv.spec.hostPath;
       if (!type || type === 'DirectoryOrCreate') await this.ensureVolumeDir(path);
       else await checkHostPathType(path, type);
-      return { hostPath: path, readOnly, kind: 'persistentVolumeClaim' };
+      return { hostPath: path, readOnly, kind: ephemeral ? 'ephemeral' : 'persistentVolumeClaim' };
     }
     if (pv.spec?.local?.path) {
       await this.ensureVolumeDir(pv.spec.local.path);
-      return { hostPath: pv.spec.local.path, readOnly, kind: 'persistentVolumeClaim' };
+      return { hostPath: pv.spec.local.path, readOnly, kind: ephemeral ? 'ephemeral' : 'persistentVolumeClaim' };
     }
     const source = Object.keys(pv.spec ?? {}).find((k) => !['capacity', 'accessModes', 'claimRef', 'persistentVolumeReclaimPolicy', 'storageClassName', 'mountOptions', 'volumeMode', 'nodeAffinity'].includes(k));
     throw fail(`no volume plugin matched: PV ${pvName} is ${source ?? 'without a source'}; k8ts mounts hostPath and local persistent volumes`);

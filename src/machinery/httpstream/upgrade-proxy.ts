@@ -44,8 +44,16 @@ export function dialUpgrade(o: DialUpgradeOptions): Promise<DialResult> {
       timeout: o.timeoutMs ?? 30_000,
     };
     const req = https
-      ? // Only defined TLS options: an explicit undefined would replace Node's defaults.
-        httpsRequest({ ...common, minVersion: 'TLSv1.2', ...Object.fromEntries(Object.entries(o.tls ?? {}).filter(([, v]) => v !== undefined)) })
+      ? httpsRequest({
+          ...common,
+          ca: o.tls?.ca,
+          cert: o.tls?.cert,
+          key: o.tls?.key,
+          // Unset options must be absent, not undefined: tls.connect asserts on an undefined checkServerIdentity.
+          ...(o.tls?.servername ? { servername: o.tls.servername } : {}),
+          ...(o.tls?.checkServerIdentity ? { checkServerIdentity: o.tls.checkServerIdentity } : {}),
+          minVersion: 'TLSv1.2',
+        })
       : httpRequest(common);
     req.on('upgrade', (response, socket, head) => {
       socket.setTimeout(0);

@@ -1,0 +1,97 @@
+// `k8ts down`: removes everything a node agent left on this machine (like k3s-killall.sh):
+// every pod (stopped and removed through the CRI, so the CNI plugins release addresses, veths and
+// hostPort rules), containerd, its shims, mounts under the agent's directory, the pod network
+// bridge, pod cgroups and the CNI result cache. Stop `k8ts server`/`k8ts agent` first, or the
+// agent starts its pods again.
+
+import { execFile } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs, promisify } from 'node:util';
+import { Containerd } from '../kubelet/cri/containerd.js';
+import { CriRuntime } from '../kubelet/cri/cri-runtime.js';
+import { killShims, removeCgroups, unmountUnder } from '../kubelet/cri/teardown.js';
+import { PAUSE_IMAGE } from '../kubelet/images/builtin-images.js';
+import { KubeletPaths } from '../kubelet/paths.js';
+import { defaultDataDir } from './flags.js';
+
+const execFileP = promisify(execFile);
+
+export const DOWN_HELP = `Usage: k8ts down [--data-dir DIR]
+
+Stops and removes every pod of the node agent whose state is in DIR/agent (the server's or the
+agent's data dir), containerd, mounts, the pod network bridge and pod cgroups. Data in DIR stays.
+`;
+
+/** What a running agent records about itself, so that `down` knows what to remove. */
+export interface AgentRecord {
+  bridge: string;
+  cgroupRoot: string;
+  cniNetwork: string;
+}
+
+export function agentRecordPath(agentDir: string): string {
+  return join(agentDir, 'agent.json');
+}
+
+export async function runDown(argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: { 'data-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true });
+  if (values.help) {
+    process.stdout.write(DOWN_HELP);
+    return;
+  }
+  const dataDir = values['data-dir'] ?? defaultDataDir();
+  const agentDir = join(dataDir, 'agent');
+  if (!existsSync(agentDir)) {
+    process.stderr.write(`k8ts down: no node agent state in ${agentDir}\n`);
+    return;
+  }
+  await teardownAgent(agentDir, (m) => process.stderr.write(`k8ts down: ${m}\n`));
+}
+
+export async function teardownAgent(agentDir: string, say: (m: string) => void): Promise<void> {
+  const paths = new KubeletPaths(agentDir);
+  let record: AgentRecord | undefined;
+  try {
+    record = JSON.parse(readFileSync(agentRecordPath(agentDir), 'utf8'));
+  } catch {
+    // an agent that never got that far
+  }
+  const quiet = { info() {}, warn() {}, error() {}, debug() {} };
+  if (existsSync(join(paths.containerdDir, 'config.toml'))) {
+    // A containerd of our own answers the CRI: remove pods through it (CNI DEL frees the network).
+    const containerd = new Containerd({ dir: paths.containerdDir, cniConfDir: join(agentDir, 'cni', 'net.d'), sandboxImage: PAUSE_IMAGE, log: quiet, startTimeoutMs: 30_000 });
+    try {
+      await containerd.start();
+      const runtime = new CriRuntime({ endpoint: containerd.endpoint, timeoutMs: 30_000 });
+      let pods = 0;
+      for (const c of await runtime.listContainers()) {
+        await runtime.stopContainer(c.id, 0).catch(() => undefined);
+        await runtime.removeContainer(c.id).catch(() => undefined);
+      }
+      for (const s of await runtime.listPodSandbox()) {
+        await runtime.stopPodSandbox(s.id).catch(() => undefined);
+        await runtime.removePodSandbox(s.id).catch(() => undefined);
+        pods++;
+      }
+      runtime.close();
+      say(`removed ${pods} pod sandboxes`);
+    } catch (err) {
+      say(`containerd did not answer (${(err as Error).message}); removing what is left by hand`);
+    }
+    await containerd.stop().catch(() => undefined);
+    await killShims(containerd.socketPath);
+  }
+  await unmountUnder(agentDir);
+  if (record?.bridge) await execFileP('ip', ['link', 'del', record.bridge]).catch(() => undefined);
+  if (record?.cgroupRoot) removeCgroups(record.cgroupRoot);
+  if (record?.cniNetwork) {
+    try {
+      for (const f of readdirSync('/var/lib/cni/results')) if (f.startsWith(`${record.cniNetwork}-`)) rmSync(join('/var/lib/cni/results', f), { force: true });
+    } catch {
+      // no cache
+    }
+  }
+  // host-local's allocations: the addresses are free again.
+  rmSync(join(agentDir, 'cni', 'networks'), { recursive: true, force: true });
+}
