@@ -12,7 +12,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { dialUpgrade, type BackendTLS, type DialResult } from '../../machinery/httpstream/upgrade-proxy.js';
 import { extractMessage } from './kubelet-client.js';
-import { SpdyConnection, type SpdyStream } from './spdy.js';
+import { SpdyConnection, type SpdyStream } from './spdy-connection.js';
 
 export const STREAM_PROTOCOL_V5 = 'v5.channel.k8s.io';
 export const STREAM_PROTOCOL_V4 = 'v4.channel.k8s.io';
@@ -39,9 +39,15 @@ export function offeredProtocols(req: IncomingMessage): string[] {
   return (Array.isArray(h) ? h.join(',') : (h ?? '')).split(',').map((s) => s.trim()).filter(Boolean);
 }
 
-/** Accepts a WebSocket with the given subprotocol. */
+/**
+ * Accepts a WebSocket with the given subprotocol. `ws` refuses subprotocols that are not HTTP
+ * tokens, and `SPDY/3.1+portforward.k8s.io` has a '/', so the offer is taken out of its sight
+ * and the answer added to the handshake response here.
+ */
 export function acceptWebSocket(req: IncomingMessage, socket: Duplex, head: Buffer, protocol: string | undefined): Promise<WebSocket> {
-  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, handleProtocols: () => protocol ?? false });
+  delete req.headers['sec-websocket-protocol'];
+  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
+  if (protocol) wss.on('headers', (headers) => headers.push(`Sec-WebSocket-Protocol: ${protocol}`));
   return new Promise((resolve) => wss.handleUpgrade(req, socket, head, (ws) => resolve(ws)));
 }
 

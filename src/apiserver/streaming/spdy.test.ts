@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { createServer, connect, type Socket } from 'node:net';
 import { test } from 'node:test';
-import { FLAG_FIN, FrameDecoder, FrameEncoder, SPDY3_DICTIONARY, SpdyConnection, type Frame, type SpdyStream } from './spdy.js';
+import { SpdyConnection, type SpdyStream } from './spdy-connection.js';
+import { FLAG_FIN, FrameDecoder, FrameEncoder, SPDY3_DICTIONARY, type Frame } from './spdy.js';
 
 test('the SPDY/3 dictionary has the spec length', () => {
   assert.equal(SPDY3_DICTIONARY.length, 1423);
