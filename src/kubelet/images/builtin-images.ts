@@ -28,7 +28,7 @@ export const BUSYBOX_IMAGE = 'docker.io/k8ts/busybox:1.35';
 export const BUSYBOX_ALIASES = ['docker.io/library/busybox:1.35', 'docker.io/k8ts/busybox:latest', 'docker.io/library/busybox:latest'];
 
 /** Every name the node provides itself (normalised); the image manager never pulls these. */
-export const BUILTIN_IMAGE_NAMES: readonly string[] = [PAUSE_IMAGE, BUSYBOX_IMAGE, BUSYBOX_ALIAS];
+export const BUILTIN_IMAGE_NAMES: readonly string[] = [PAUSE_IMAGE, BUSYBOX_IMAGE, ...BUSYBOX_ALIASES];
 
 export interface BuiltinImages {
   pause: string;
