@@ -30,6 +30,7 @@ import type { RuntimeContainer } from './pods/runtime-state.js';
 import { latestByName, previousByName, RuntimeState } from './pods/runtime-state.js';
 import { KubeletServer } from './server/kubelet-server.js';
 import { StatsProvider } from './stats/summary.js';
+import { ContainerLogRotator } from './logs/log-rotator.js';
 import { resourceMetrics } from './stats/resource-metrics.js';
 import { ProberManager } from './prober/manager.js';
 import type { ContainerRuntime } from './runtime/runtime.js';
@@ -167,6 +168,8 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<NodeAgent> {
     terminationMessage: (_pod, c) => termMessages.get(c.id),
     qosClass: (pod) => getPodQOS(pod),
     onRuntimeHealth: () => nodeStatus.poke(),
+    staticPodPath: s.podManifestPath,
+    nodeUID: () => nodeStatus.current?.metadata.uid,
     sync: {
       runtime,
       state,
@@ -264,6 +267,8 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<NodeAgent> {
     log,
   });
   stats.start(o.signal);
+  const logRotator = new ContainerLogRotator({ runtime, log });
+  logRotator.start();
   images.startGarbageCollection(o.signal, { onError: (message) => log.warn({ err: message }, 'image garbage collection failed') });
   const kubeletServer = new KubeletServer({
     port: s.kubeletPort,
@@ -313,6 +318,7 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<NodeAgent> {
     kubelet,
     stop: async () => {
       clearInterval(msgTimer);
+      logRotator.stop();
       prober.stop();
       runtime.close();
       client.close();
