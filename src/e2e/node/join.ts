@@ -31,12 +31,15 @@ export function join_(srv: () => K8tsServer, ns: string): void {
   const k = kubectlOf(srv);
   const dir = mkdtempSync(join(tmpdir(), 'k8ts-agent2-'));
   let agent: ChildProcess | undefined;
+  let nodeName: string | undefined;
   after(async () => {
     if (agent && agent.exitCode === null) {
       const exited = new Promise((r) => agent!.once('exit', r));
       agent.kill('SIGTERM');
       await exited;
     }
+    // The node is gone for good: nothing may be scheduled to it any more.
+    if (nodeName) await srv().kubectl(['delete', 'node', nodeName]);
     await runK8ts(['down', '--data-dir', dir]);
     rmSync(dir, { recursive: true, force: true });
   });
@@ -54,6 +57,7 @@ export function join_(srv: () => K8tsServer, ns: string): void {
 
   it('a second node joins with k8ts agent --server --token and runs pods', async () => {
     const f = await agentClusterFlags('second');
+    nodeName = f.nodeName;
     // The cluster CIDR belongs to the server; the agent takes its own bridge and port.
     const args = f.args.filter((_a, i, all) => all[i] !== '--cluster-cidr' && all[i - 1] !== '--cluster-cidr');
     agent = spawn(process.execPath, [K8TS_BIN, 'agent', '--server', srv().url, '--token-file', join(srv().dataDir, 'token'), '--data-dir', dir, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
