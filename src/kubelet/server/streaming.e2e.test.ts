@@ -97,10 +97,14 @@ describe('streaming through the API server to a kubelet on containerd', { timeou
     };
     const client = api.client();
     const created = await client.resource(R.pods).create('default', pod);
+    const podIP = (await t.runtime.podSandboxStatus(sandboxId)).status.network?.ip;
     await client.resource(R.pods).updateStatus({
       ...created,
-      status: { phase: 'Running', containerStatuses: specs.map(([name]) => ({ name, ready: true, restartCount: 0, image: 'busybox', imageID: '', state: { running: { startedAt: new Date().toISOString() } } })) },
+      status: { phase: 'Running', podIP, containerStatuses: specs.map(([name]) => ({ name, ready: true, restartCount: 0, image: 'busybox', imageID: '', state: { running: { startedAt: new Date().toISOString() } } })) },
     });
+
+    await client.resource(R.services).create('default', { metadata: { name: 'web' }, spec: { ports: [{ name: 'http', port: 80, targetPort: 8080 }], selector: { app: 'web' } } });
+    await client.resource(R.endpoints).create('default', { metadata: { name: 'web' }, subsets: [{ addresses: [{ ip: podIP }], ports: [{ name: 'http', port: 8080 }] }] } as never);
 
     const serving = await issueCert({ caCert: api.pki.caCert, caKey: api.pki.caKey, cn: 'system:node:n1', groups: ['system:nodes'], sans: ['127.0.0.1', 'localhost'], usage: 'server' });
     const deps: KubeletServerDeps = {
@@ -262,6 +266,20 @@ describe('streaming through the API server to a kubelet on containerd', { timeou
     });
   }
 
+  it('pods/proxy and services/proxy reach the pod', async () => {
+    for (const path of [
+      '/api/v1/namespaces/default/pods/web:8080/proxy/index.html',
+      '/api/v1/namespaces/default/services/web:http/proxy/index.html',
+      '/api/v1/namespaces/default/services/http:web:80/proxy/',
+    ]) {
+      const r = await kubectl('1.32', ['get', '--raw', path]);
+      assert.equal(r.code, 0, `${path}: ${r.stderr}`);
+      assert.equal(r.stdout, 'hello-from-httpd\n');
+    }
+    const missing = await kubectl('1.32', ['get', '--raw', '/api/v1/namespaces/default/services/web:nope/proxy/']);
+    assert.match(missing.stderr, /no endpoints available for service "web"/);
+  });
+
   it('discovery lists the streaming subresources', async () => {
     const r = await kubectl('1.32', ['api-resources', '--no-headers']);
     assert.equal(r.code, 0, r.stderr);
@@ -272,5 +290,7 @@ describe('streaming through the API server to a kubelet on containerd', { timeou
     assert.deepEqual(byName.get('pods/portforward'), ['create', 'get']);
     assert.deepEqual(byName.get('pods/attach'), ['create', 'get']);
     assert.ok(byName.has('nodes/proxy'));
+    assert.ok(byName.has('pods/proxy'));
+    assert.ok(byName.has('services/proxy'));
   });
 });
