@@ -23,6 +23,9 @@ import { KubeletServer, type KubeletServerDeps } from './kubelet-server.js';
 
 const KUBECTL_DIR = '/usr/lib/google-cloud-sdk/bin';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+// Other minors (1.28–1.33) can be checked with K8TS_KUBECTL_VERSIONS=1.30,1.31.
+const versions = (process.env.K8TS_KUBECTL_VERSIONS ?? '1.32,1.27').split(',').map((x) => x.trim()).filter(Boolean);
+const echoContainer = (v: string) => `echo-${v.replace('.', '')}`;
 const WAIT_FOR_SIZE = 'for i in 1 2 3 4 5 6 7 8 9 10; do s=$(stty size 2>/dev/null); [ -n "$s" ] && [ "$s" != "0 0" ] && break; sleep 0.2; done; echo "size $s"; exit 4';
 
 interface Run {
@@ -69,7 +72,9 @@ describe('streaming through the API server to a kubelet on containerd', { timeou
     image: { image: t.images.busybox },
     command,
     log_path: `${name}/0.log`,
-    stdin: name === 'shell',
+    // `cat` containers read the stdin that `kubectl attach -i` sends, once.
+    stdin: name.startsWith('echo-'),
+    stdin_once: name.startsWith('echo-'),
   });
 
   before(async () => {
@@ -82,6 +87,7 @@ describe('streaming through the API server to a kubelet on containerd', { timeou
       ['httpd', ['sh', '-c', 'mkdir -p /www && echo hello-from-httpd > /www/index.html && echo serving && exec httpd -f -p 8080 -h /www']],
       ['ticker', ['sh', '-c', 'i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.5; done']],
       ['short', ['sh', '-c', 'echo one; sleep 1; echo two; sleep 1; echo three']],
+      ...versions.map((v): [string, string[]] => [echoContainer(v), ['cat']]),
     ];
     for (const [name, cmd] of specs) {
       const id = await t.runtime.createContainer(sandboxId, containerConfig(name, cmd), sandbox);
@@ -142,8 +148,6 @@ describe('streaming through the API server to a kubelet on containerd', { timeou
     rmSync(dir, { recursive: true, force: true });
   });
 
-  // Other minors (1.28–1.33) can be checked with K8TS_KUBECTL_VERSIONS=1.30,1.31.
-  const versions = (process.env.K8TS_KUBECTL_VERSIONS ?? '1.32,1.27').split(',').map((x) => x.trim()).filter(Boolean);
   for (const v of versions) {
     it(`kubectl ${v}: logs, errors, logs -f ending with the container`, async () => {
       const logs = await kubectl(v, ['logs', 'web', '-c', 'httpd']);
@@ -151,7 +155,7 @@ describe('streaming through the API server to a kubelet on containerd', { timeou
       assert.equal(logs.stdout, 'serving\n');
       const raw = await kubectl(v, ['get', '--raw', '/api/v1/namespaces/default/pods/web/log']);
       assert.notEqual(raw.code, 0);
-      assert.match(raw.stderr, /a container name must be specified for pod web, choose one of: \[httpd ticker short\]/);
+      assert.match(raw.stderr, /a container name must be specified for pod web, choose one of: \[httpd ticker short( echo-\d+)*\]/);
       const bad = await kubectl(v, ['logs', 'web', '-c', 'nope']);
       assert.match(bad.stderr, /container nope is not valid for pod web/);
       const badExec = await kubectl(v, ['exec', 'web', '-c', 'nope', '--', 'ls']);
@@ -226,6 +230,11 @@ describe('streaming through the API server to a kubelet on containerd', { timeou
       for (let i = 0; i < 100 && !/tick \d+\n/.test(out); i++) await sleep(100);
       child.kill('SIGKILL');
       assert.match(out, /tick \d+\n/);
+    });
+
+    it(`kubectl ${v}: attach -i sends stdin to the container`, async () => {
+      const r = await kubectl(v, ['attach', '-i', 'web', '-c', echoContainer(v)], { input: 'hello attach\n', timeoutMs: 20_000 });
+      assert.equal(r.stdout, 'hello attach\n', r.stderr);
     });
 
     it(`kubectl ${v}: port-forward`, async () => {
