@@ -144,7 +144,7 @@ export class KubeletServer {
       if (e instanceof LogOptionsError) return sendText(res, 400, e.message);
       throw e;
     }
-    if (!this.opts.deps.findPod(ns, podName)) return sendText(res, 404, `pod "${podName}" not found`);
+    if (!this.opts.deps.findPod(ns, podName)) return sendText(res, 404, `pod "${podName}" does not exist`);
     const previous = q.get('previous') === 'true' || q.get('previous') === '1';
     const found = await this.opts.deps.findContainer(ns, podName, container, previous);
     if (typeof found === 'string') return sendText(res, 400, found);
