@@ -14,6 +14,8 @@ import { lifecycle } from './node/lifecycle.js';
 import { resilience } from './node/resilience.js';
 import { storage } from './node/storage.js';
 import { streaming } from './node/streaming.js';
+import { staticPods } from './node/static-pods.js';
+import { join_ } from './node/join.js';
 
 const skip = canRunPods();
 
@@ -21,16 +23,18 @@ describe('node agent on containerd', { concurrency: false, skip }, () => {
   let srv: K8tsServer;
   let flags: AgentClusterFlags;
   const hostDir = mkdtempSync(join(tmpdir(), 'k8ts-hostpath-'));
+  const manifestDir = mkdtempSync(join(tmpdir(), 'k8ts-manifests-'));
   const get = () => srv;
   before(async () => {
     flags = await agentClusterFlags();
-    srv = await startK8ts({ agent: true, extraArgs: flags.args });
+    srv = await startK8ts({ agent: true, extraArgs: [...flags.args, '--pod-manifest-path', manifestDir] });
     const k = kubectlOf(get);
     await eventually(async () => (await k(['get', 'node', flags.nodeName, '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}'])) === 'True', 'the node to be Ready', 90_000);
   });
   after(async () => {
     await srv?.stop();
     rmSync(hostDir, { recursive: true, force: true });
+    rmSync(manifestDir, { recursive: true, force: true });
   });
 
   it('registers the node with machine capacity, addresses, nodeInfo, conditions and a Lease', async () => {
@@ -60,5 +64,7 @@ describe('node agent on containerd', { concurrency: false, skip }, () => {
   describe('streaming', () => streaming(get, 'stream'));
   describe('lifecycle', () => lifecycle(get, 'life', hostDir));
   describe('storage', () => storage(get, 'store'));
+  describe('static pods', () => staticPods(get, manifestDir, () => flags.nodeName));
+  describe('joining', () => join_(get, 'joined'));
   describe('resilience', () => resilience(get, 'resil', () => flags.nodeName));
 });

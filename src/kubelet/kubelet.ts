@@ -11,6 +11,7 @@ import { SharedInformer } from '../client/informer.js';
 import { R } from '../client/resources.js';
 import { isConflict, isNotFound } from '../client/transport.js';
 import { runWorkers, WorkQueue } from '../client/workqueue.js';
+import { CONFIG_HASH, CONFIG_MIRROR, isMirrorPod, mirrorPodOf, readStaticPods } from './config/static-pods.js';
 import { computePodStatus } from './pods/pod-status.js';
 import { PodSyncer, type PodSyncDeps } from './pods/pod-sync.js';
 import type { RuntimeContainer, RuntimeState } from './pods/runtime-state.js';
@@ -40,6 +41,10 @@ export interface KubeletOptions {
   workers?: number;
   relistMs?: number;
   resyncMs?: number;
+  /** --pod-manifest-path: static pods, run from files, shown in the API as mirror pods. */
+  staticPodPath?: string;
+  /** The Node's UID (mirror pods are owned by the Node). */
+  nodeUID?: () => string | undefined;
 }
 
 const RFC = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -53,6 +58,8 @@ export class Kubelet {
   private readonly terminating = new Set<string>();
   private readonly lastRefresh = new Map<string, number>();
   private runtimeHealthy = true;
+  /** Static pods by UID (their manifests' hash). */
+  private readonly staticPods = new Map<string, KubeObject>();
 
   constructor(private readonly o: KubeletOptions) {
     this.syncer = new PodSyncer(o.sync);
@@ -61,6 +68,8 @@ export class Kubelet {
       onError: (err) => o.log.warn({ err: String(err) }, 'pod watch ended; resuming'),
     });
     const put = (p: KubeObject) => {
+      // A mirror pod only shows a static pod: look at the static pod again (it keeps its mirror).
+      if (isMirrorPod(p)) return this.queue.add(p.metadata.annotations![CONFIG_MIRROR]);
       this.byUID.set(p.metadata.uid!, p);
       this.queue.add(p.metadata.uid!);
     };
@@ -68,6 +77,7 @@ export class Kubelet {
       add: put,
       update: (_o, n) => put(n),
       delete: (p) => {
+        if (isMirrorPod(p)) return this.queue.add(p.metadata.annotations![CONFIG_MIRROR]);
         this.byUID.delete(p.metadata.uid!);
         this.queue.add(p.metadata.uid!);
       },
@@ -93,7 +103,12 @@ export class Kubelet {
     signal.addEventListener('abort', () => this.queue.shutdown(), { once: true });
     void runWorkers(this.queue, this.o.workers ?? 8, (uid) => this.syncPod(uid), (uid, err) => this.o.log.warn({ uid, err: String((err as Error)?.stack ?? err) }, 'pod sync failed'));
     let lastResync = Date.now();
+    let lastStaticRead = 0;
     while (!signal.aborted) {
+      if (this.o.staticPodPath && Date.now() - lastStaticRead >= 5_000) {
+        lastStaticRead = Date.now();
+        this.readStaticPods();
+      }
       await new Promise((r) => setTimeout(r, this.o.relistMs ?? 1_000));
       const changed = await this.o.state.relist();
       if (this.o.state.healthy !== this.runtimeHealthy) {
@@ -107,6 +122,70 @@ export class Kubelet {
         lastResync = Date.now();
         for (const uid of this.byUID.keys()) this.queue.add(uid);
       }
+    }
+  }
+
+  private readonly staticErrors = new Map<string, string>();
+
+  /** Re-reads the manifest folder: new and changed files start pods, removed ones stop them. */
+  private readStaticPods(): void {
+    const { pods, errors } = readStaticPods(this.o.staticPodPath!, this.o.nodeName);
+    for (const e of errors) {
+      if (this.staticErrors.get(e.file) !== e.message) this.o.log.warn({ file: e.file, err: e.message }, 'static pod manifest not used');
+      this.staticErrors.set(e.file, e.message);
+    }
+    const seen = new Set<string>();
+    for (const p of pods) {
+      const uid = p.metadata.uid!;
+      seen.add(uid);
+      if (this.staticPods.has(uid)) continue;
+      this.o.log.info({ pod: `${p.metadata.namespace}/${p.metadata.name}` }, 'static pod added');
+      this.staticPods.set(uid, p);
+      this.byUID.set(uid, p);
+      this.queue.add(uid);
+    }
+    for (const [uid, p] of this.staticPods) {
+      if (seen.has(uid)) continue;
+      this.o.log.info({ pod: `${p.metadata.namespace}/${p.metadata.name}` }, 'static pod removed');
+      this.staticPods.delete(uid);
+      this.byUID.delete(uid);
+      this.queue.add(uid);
+      void this.deleteMirror(p, undefined).catch(() => undefined);
+    }
+  }
+
+  private mirrorOf(pod: KubeObject): KubeObject | undefined {
+    return this.pods.indexer.getByName(pod.metadata.namespace, pod.metadata.name!);
+  }
+
+  private async deleteMirror(pod: KubeObject, mirror: KubeObject | undefined): Promise<void> {
+    const m = mirror ?? this.mirrorOf(pod);
+    if (!m || !isMirrorPod(m)) return;
+    try {
+      await this.o.client.resource(R.pods).delete(m.metadata.namespace, m.metadata.name!, { gracePeriodSeconds: 0, preconditions: { uid: m.metadata.uid } });
+    } catch (err) {
+      if (!isNotFound(err) && !isConflict(err)) throw err;
+    }
+  }
+
+  /** Keeps one current mirror pod for a static pod; returns it. */
+  private async ensureMirror(pod: KubeObject): Promise<KubeObject | undefined> {
+    let mirror = this.mirrorOf(pod);
+    const hash = pod.metadata.annotations![CONFIG_HASH];
+    if (mirror && (!isMirrorPod(mirror) || mirror.metadata.annotations![CONFIG_MIRROR] !== hash || mirror.metadata.deletionTimestamp)) {
+      if (!isMirrorPod(mirror)) {
+        this.o.log.warn({ pod: mirror.metadata.name }, 'a pod that is not a mirror pod has the static pod\'s name');
+        return undefined;
+      }
+      await this.deleteMirror(pod, mirror);
+      mirror = undefined;
+    }
+    if (mirror) return mirror;
+    try {
+      return await this.o.client.resource(R.pods).create(pod.metadata.namespace, mirrorPodOf(pod, { name: this.o.nodeName, uid: this.o.nodeUID?.() }));
+    } catch (err) {
+      if (isConflict(err) || (err as { code?: number }).code === 409) return undefined; // the old one is still going away
+      throw err;
     }
   }
 
@@ -129,6 +208,8 @@ export class Kubelet {
       return;
     }
     if (pod.metadata.deletionTimestamp) return this.finishDeletion(pod);
+    const isStatic = this.staticPods.has(uid);
+    const mirror = isStatic ? await this.ensureMirror(pod).catch((err) => void this.o.log.warn({ err: String(err) }, 'mirror pod not created')) : undefined;
     const phase = pod.status?.phase;
     let terminal = phase === 'Succeeded' || phase === 'Failed';
     let failed: { reason: string; message: string } | undefined;
@@ -155,11 +236,13 @@ export class Kubelet {
         .map((c) => ({ name: c.name, containerId: c.id, startedAt: new Date(Number(BigInt(c.status.started_at || '0') / 1_000_000n)), running: c.status.state === 'CONTAINER_RUNNING' })),
       sandbox?.ip,
     );
-    await this.postStatus(pod, failed);
+    await this.postStatus(pod, failed, isStatic ? mirror ?? null : undefined);
+    if (isStatic && !mirror) this.queue.addAfter(uid, 2_000);
     if (res.requeueAfterMs !== undefined) this.queue.addAfter(uid, res.requeueAfterMs);
   }
 
-  private async postStatus(pod: KubeObject, failed?: { reason: string; message: string }): Promise<void> {
+  /** Posts the pod's status; a static pod's goes to its mirror pod (`null`: no mirror yet). */
+  private async postStatus(pod: KubeObject, failed?: { reason: string; message: string }, mirror?: KubeObject | null): Promise<void> {
     const uid = pod.metadata.uid!;
     const status = computePodStatus({
       pod,
@@ -172,13 +255,20 @@ export class Kubelet {
       failed,
       qosClass: this.o.qosClass(pod),
     });
-    const fingerprint = JSON.stringify(status);
+    if (mirror !== undefined) {
+      // The static pod keeps its own status (phase stickiness, conditions' times).
+      const st = this.staticPods.get(uid);
+      if (st) st.status = status;
+      if (mirror === null) return;
+    }
+    const target = mirror ?? pod;
+    const fingerprint = JSON.stringify(status) + (mirror ? mirror.metadata.uid : '');
     if (this.lastStatus.get(uid) === fingerprint) return;
     // Skip writes the API already has (e.g. after an agent restart).
-    const same = JSON.stringify(pod.status ?? {}) === fingerprint;
+    const same = JSON.stringify(target.status ?? {}) === JSON.stringify(status);
     if (!same) {
       try {
-        await this.o.client.resource(R.pods).patch(pod.metadata.namespace, pod.metadata.name!, 'merge', { metadata: { uid }, status }, { subresource: 'status' });
+        await this.o.client.resource(R.pods).patch(target.metadata.namespace, target.metadata.name!, 'merge', { metadata: { uid: target.metadata.uid }, status }, { subresource: 'status' });
       } catch (err) {
         if (isNotFound(err) || isConflict(err)) return;
         throw err;

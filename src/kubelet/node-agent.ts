@@ -23,12 +23,15 @@ import { PAUSE_IMAGE } from './images/builtin-images.js';
 import { ImageManager } from './images/image-manager.js';
 import { Kubelet } from './kubelet.js';
 import { runHandler } from './lifecycle/hooks.js';
-import { defaultNodeIP, NodeStatusManager } from './node/node-status.js';
+import { defaultNodeIP, machineCapacity, NodeStatusManager } from './node/node-status.js';
 import { KubeletPaths } from './paths.js';
 import { readTerminationMessage, terminationMessageHostFile } from './pod-files/termination-message.js';
 import type { RuntimeContainer } from './pods/runtime-state.js';
 import { latestByName, previousByName, RuntimeState } from './pods/runtime-state.js';
 import { KubeletServer } from './server/kubelet-server.js';
+import { StatsProvider } from './stats/summary.js';
+import { ContainerLogRotator } from './logs/log-rotator.js';
+import { resourceMetrics } from './stats/resource-metrics.js';
 import { ProberManager } from './prober/manager.js';
 import type { ContainerRuntime } from './runtime/runtime.js';
 import { VolumeManager } from './volumes/volume-manager.js';
@@ -74,7 +77,6 @@ async function waitForPodCIDR(client: Client, nodeName: string, fallback: string
 }
 
 export async function startNodeAgent(o: NodeAgentOptions): Promise<NodeAgent> {
-  const agentStarted = Date.now();
   const s = o.settings;
   const log = o.log;
   const paths = new KubeletPaths(o.agentDir);
@@ -102,7 +104,7 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<NodeAgent> {
   const containerd = started.containerd;
   const v = await runtime.version();
   log.info({ runtime: `${v.runtime_name}://${v.runtime_version}`, endpoint: runtime.endpoint }, 'container runtime ready');
-  const cgroups = new CgroupManager({ root: s.cgroupRoot, log });
+  const cgroups = new CgroupManager({ root: s.cgroupRoot, nodeAllocatable: machineCapacity(paths.agentDir, s.maxPods), log });
   await cgroups.ensureRoot();
 
   // The Node, its heartbeat, and the pod network once the node has a podCIDR.
@@ -139,12 +141,12 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<NodeAgent> {
     recorder,
     log,
     onResult: (uid) => kubelet?.poke(uid),
-    onKill: (uid, _name, containerId, message) => {
-      killRequests.set(`${uid}/${containerId}`, message);
+    onKill: (uid, _name, containerId, message, grace) => {
+      killRequests.set(`${uid}/${containerId}`, { message, grace });
       kubelet?.poke(uid);
     },
   });
-  const killRequests = new Map<string, string>();
+  const killRequests = new Map<string, { message: string; grace?: number }>();
   const termMessages = new Map<string, string>();
   const kubernetesService = async () => {
     const svc = await client.resource(R.services).get('default', 'kubernetes').catch(() => undefined);
@@ -166,6 +168,8 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<NodeAgent> {
     terminationMessage: (_pod, c) => termMessages.get(c.id),
     qosClass: (pod) => getPodQOS(pod),
     onRuntimeHealth: () => nodeStatus.poke(),
+    staticPodPath: s.podManifestPath,
+    nodeUID: () => nodeStatus.current?.metadata.uid,
     sync: {
       runtime,
       state,
@@ -251,6 +255,21 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<NodeAgent> {
   const msgTimer = setInterval(() => void readMessages().catch(() => undefined), 1_000);
   msgTimer.unref();
 
+  const stats = new StatsProvider({
+    nodeName,
+    runtime,
+    cgroups,
+    paths,
+    rootfsPath: paths.agentDir,
+    pods: () => kubelet!.listPods(),
+    sandboxes: () => new Map(state.all().filter((p) => p.sandboxes[0]?.ready).map((p) => [p.uid, { id: p.sandboxes[0].id }])),
+    systemProcesses: { runtime: containerd?.pid },
+    log,
+  });
+  stats.start(o.signal);
+  const logRotator = new ContainerLogRotator({ runtime, log });
+  logRotator.start();
+  images.startGarbageCollection(o.signal, { onError: (message) => log.warn({ err: message }, 'image garbage collection failed') });
   const kubeletServer = new KubeletServer({
     port: s.kubeletPort,
     tls: { cert: o.serving.cert, key: o.serving.key, ca: o.credentials.ca },
@@ -285,8 +304,8 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<NodeAgent> {
         }
         return { containerId: found.id, logPath: found.status.log_path };
       },
-      statsSummary: async () => ({ node: { nodeName, startTime: new Date(agentStarted).toISOString() }, pods: [] }),
-      metrics: async () => '',
+      statsSummary: () => stats.summary(),
+      metrics: async () => resourceMetrics(await stats.summary().catch(() => undefined)),
     },
   });
   await kubeletServer.start();
@@ -299,6 +318,7 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<NodeAgent> {
     kubelet,
     stop: async () => {
       clearInterval(msgTimer);
+      logRotator.stop();
       prober.stop();
       runtime.close();
       client.close();

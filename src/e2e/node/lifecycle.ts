@@ -23,7 +23,7 @@ export function lifecycle(srv: () => K8tsServer, ns: string, hostDir: string): v
   });
 
   it('a container that exits 1 goes to CrashLoopBackOff with growing back-off; logs --previous shows the last run', async () => {
-    await apply(pod('crash', { containers: [{ name: 'c', image: BUSYBOX, command: ['sh', '-c', 'echo "run $(date +%s%N)"; exit 1'] }] }));
+    await apply(pod('crash', { containers: [{ name: 'c', image: BUSYBOX, command: ['sh', '-c', 'echo "run $RANDOM"; exit 1'] }] }));
     const p = await eventually(async () => {
       const p = await getPod('crash');
       const cs = p.status?.containerStatuses?.[0];

@@ -115,7 +115,13 @@ export class CgroupManager {
     if (mem) cfg.memoryLimit = mem.value();
     const pids = quantityOf(alloc.pid ?? alloc.pids);
     if (pids) cfg.pidsLimit = pids.value();
-    await this.create(this.root, cfg);
+    await this.create(this.root, {});
+    try {
+      await this.apply(this.root, cfg);
+    } catch (err) {
+      // e.g. a memory limit below what running pods use: pods still get their own limits.
+      this.opts.log?.warn({ err: String(err), cgroup: this.root }, 'cgroup: node allocatable limits not applied');
+    }
     await this.create(this.qosPath('Burstable'), {});
     await this.create(this.qosPath('BestEffort'), { cpuShares: MIN_SHARES });
     await this.updateBurstableShares();
@@ -130,7 +136,11 @@ export class CgroupManager {
     if (!uid || !/^[A-Za-z0-9-]+$/.test(uid)) throw new Error(`cgroup: pod has no usable metadata.uid: ${JSON.stringify(uid)}`);
     await this.ensureRoot();
     const qos = getPodQOS(pod);
-    const path = join(this.qosPath(qos), POD_PREFIX + uid);
+    const want = join(this.qosPath(qos), POD_PREFIX + uid);
+    // A pod's cgroup never moves: its sandbox and containers already live below it.
+    const existing = this.podCgroupPath(uid);
+    if (existing && existing !== want) this.opts.log?.warn({ pod: uid, existing, want }, 'cgroup: pod QoS class changed; keeping its cgroup');
+    const path = existing ?? want;
     await this.create(path, podResourceConfig(pod, { podPidsLimit: this.opts.podPidsLimit }));
     this.pods.set(uid, { qos, cpuRequestMilli: podRequests(pod).get('cpu') ?? 0 });
     if (qos === 'Burstable') await this.updateBurstableShares();

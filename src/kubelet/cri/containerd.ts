@@ -5,7 +5,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CriRuntime } from './cri-runtime.js';
 import { criRegistryToml, writeHostsDir, type RegistriesConfig } from './registries.js';
@@ -142,6 +142,7 @@ export class Containerd {
   private startedAt = 0;
   /** Restart only a containerd that once came up; a bad first start is start()'s error. */
   private everReady = false;
+  private spawnError?: Error;
   /** How many times containerd was restarted after dying. */
   restarts = 0;
 
@@ -205,6 +206,12 @@ export class Containerd {
   }
 
   private spawnOnce(): void {
+    // One previous log is kept; containerd's log only grows while it runs.
+    try {
+      if (statSync(this.logPath).size > 20 * 1024 * 1024) renameSync(this.logPath, `${this.logPath}.1`);
+    } catch {
+      // no log yet
+    }
     const logFd = openSync(this.logPath, 'a');
     let child: ChildProcess;
     try {
@@ -218,7 +225,11 @@ export class Containerd {
     }
     this.child = child;
     this.startedAt = Date.now();
-    child.on('error', (err) => this.opts.log.error({ err: err.message }, 'containerd could not be started'));
+    this.spawnError = undefined;
+    child.on('error', (err) => {
+      this.spawnError = err;
+      this.opts.log.error({ err: err.message }, 'containerd could not be started');
+    });
     if (child.pid) writeFileSync(this.pidPath, `${child.pid}\n`);
     this.opts.log.info({ pid: child.pid, socket: this.socketPath }, 'containerd started');
     child.once('exit', (code, signal) => this.onExit(child, code, signal));
@@ -255,6 +266,7 @@ export class Containerd {
             // not yet
           }
         }
+        if (this.spawnError) throw new Error(`containerd could not be started: ${this.spawnError.message}`);
         if (child && (child.exitCode !== null || child.signalCode !== null) && !this.restartTimer) {
           throw new Error(`containerd exited (${child.exitCode ?? child.signalCode}) before its CRI answered: ${tail(this.logPath)}`);
         }

@@ -3,6 +3,8 @@
 // registries.yaml mirror), the image manager's errors, and containerd dying under running pods.
 
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -18,6 +20,7 @@ import { parseRegistries } from './registries.js';
 import { startRuntime } from './start.js';
 import { freePort, startTestContainerd, startTestRegistry, type TestContainerd, type TestRegistry } from './testing.js';
 
+const execFileP = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const MIRRORED = 'k8ts-mirror.test';
 
@@ -31,7 +34,12 @@ describe('CriRuntime on containerd', { timeout: 240_000 }, () => {
     const port = await freePort();
     registry = await startTestRegistry(port);
     t = await startTestContainerd({
-      registries: parseRegistries(`mirrors:\n  "${MIRRORED}":\n    endpoint: ["http://127.0.0.1:${port}"]\n`),
+      // The registry is also named under configs (insecure, with credentials), as a user of a
+      // plain-HTTP local registry would: pulls must still work.
+      registries: parseRegistries(
+        `mirrors:\n  "${MIRRORED}":\n    endpoint: ["http://127.0.0.1:${port}"]\n` +
+          `configs:\n  "127.0.0.1:${port}":\n    tls: {insecure_skip_verify: true}\n    auth: {username: u, password: p}\n`,
+      ),
     });
     archive = join(t.paths.agentDir, 'busybox-push.tar');
     const spec = await busyboxImageSpec();
@@ -125,6 +133,15 @@ describe('CriRuntime on containerd', { timeout: 240_000 }, () => {
     const url = await t.runtime.exec({ container_id: cid, cmd: ['sh'], stdin: true, stdout: true });
     assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/exec\/\S+$/);
     assert.match(await t.runtime.portForward(sandbox, [80]), /^http:\/\/127\.0\.0\.1:\d+\/portforward\/\S+$/);
+
+    assert.match(await t.runtime.attach({ container_id: cid, stdout: true }), /^http:\/\/127\.0\.0\.1:\d+\/attach\/\S+$/);
+    const stats = await t.runtime.containerStats(cid);
+    assert.equal(stats?.attributes.id, cid);
+    assert.ok(Number(stats?.memory?.working_set_bytes?.value) > 0, JSON.stringify(stats?.memory));
+    assert.ok(Number(stats?.cpu?.usage_core_nano_seconds?.value) > 0, JSON.stringify(stats?.cpu));
+    assert.deepEqual((await t.runtime.listContainerStats({ pod_sandbox_id: sandbox })).map((s) => s.attributes.id), [cid]);
+    await t.runtime.updateContainerResources(cid, { memory_limit_in_bytes: String(64 * 1024 * 1024) });
+    await t.runtime.reopenContainerLog(cid);
 
     const listed = await t.runtime.listContainers({ pod_sandbox_id: sandbox });
     assert.deepEqual(listed.map((c) => [c.id, c.state]), [[cid, 'CONTAINER_RUNNING']]);
@@ -235,8 +252,11 @@ describe('CriRuntime on containerd', { timeout: 240_000 }, () => {
     const second = await importImageDir(t.paths, t.containerd.socketPath);
     assert.deepEqual([second.imported.length, second.skipped.length], [0, 1]);
 
+    // `docker save` format too: made from an OCI archive by skopeo.
+    const ociFile = join(t.paths.agentDir, 'cli-oci.tar');
     const cliFile = join(t.paths.agentDir, 'cli.tar');
-    writeFileSync(cliFile, archiveOf('docker.io/k8ts/cli-import:2'));
+    writeFileSync(ociFile, archiveOf('docker.io/k8ts/cli-import:2'));
+    await execFileP('skopeo', ['--insecure-policy', 'copy', '--quiet', `oci-archive:${ociFile}`, `docker-archive:${cliFile}:k8ts/cli-import:2`]);
     const out: string[] = [];
     const write = process.stdout.write;
     process.stdout.write = ((chunk: string) => (out.push(String(chunk)), true)) as typeof process.stdout.write;

@@ -120,6 +120,8 @@ function endpointURL(s: string, where: string): URL {
   return u;
 }
 
+const isLoopback = (hostname: string): boolean => hostname === 'localhost' || /^127\.\d+\.\d+\.\d+$/.test(hostname) || hostname === '[::1]';
+
 const tomlString = (s: string): string => JSON.stringify(s);
 
 function hostSection(url: URL, capabilities: string[], cfg: { tls?: RegistryTLS } | undefined): string {
@@ -154,6 +156,14 @@ export function hostsFiles(reg: RegistriesConfig): Map<string, string> {
   for (const [host, cfg] of Object.entries(reg.configs)) {
     if (files.has(host) || !cfg.tls || host === '*') continue;
     const u = endpointURL(host, `configs.${host}`);
+    // containerd speaks plain HTTP to loopback registries when no hosts.toml names them; a
+    // hosts.toml must not change that (containerd reports the first failing host, so a missing
+    // image would show as a failed TLS handshake instead of "not found"). `server` is itself
+    // tried last, hence http:// there too. A loopback HTTPS registry is a mirror endpoint.
+    if (isLoopback(u.hostname)) {
+      files.set(host, `server = ${tomlString(`http://${u.host}`)}\n`);
+      continue;
+    }
     files.set(host, `server = ${tomlString(u.origin)}\n\n${hostSection(u, ['pull', 'resolve', 'push'], cfg)}\n`);
   }
   return files;

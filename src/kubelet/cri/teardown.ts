@@ -2,7 +2,7 @@
 // containers under them) started for its socket, mounts under its directories (overlay rootfs,
 // network namespaces, shm), and empty cgroup directories. For `k8ts down` and for tests.
 
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, rmdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -138,4 +138,47 @@ export function removeCgroups(parent: string): void {
     }
   };
   for (const r of roots) rmTree(join(r, rel));
+}
+
+/** The same, synchronously and best effort: for a process 'exit' handler, where nothing can wait. */
+export function killShimsAndUnmountSync(socketPath: string, dir: string): void {
+  for (const shim of shimPids(socketPath)) {
+    for (const pid of [...descendants(shim), shim]) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+  }
+  for (const p of mountsUnder(dir)) spawnSync('umount', ['-l', p]);
+}
+
+/**
+ * Deletes the iptables rules the CNI plugins (bridge ipMasq, portmap) made for `network` (they
+ * carry `name: "<network>"` in their comment) and the per-container CNI-* chains only they used.
+ * Normally CNI DEL removes them; this is for pods whose sandbox was never stopped.
+ */
+export function removeCniIptablesRules(network: string): number {
+  const marker = `name: \\"${network}\\"`;
+  let removed = 0;
+  for (const table of ['nat', 'filter']) {
+    const list = spawnSync('iptables', ['-w', '-t', table, '-S'], { encoding: 'utf8' });
+    if (list.status !== 0) continue;
+    const lines = list.stdout.split('\n');
+    const ours = lines.filter((l) => l.startsWith('-A ') && l.includes(marker));
+    const chains = new Set<string>();
+    for (const rule of ours) {
+      const jump = / -j (CNI-[\w-]+)/.exec(rule);
+      if (jump && !/^CNI-(HOSTPORT|FORWARD)/.test(jump[1])) chains.add(jump[1]);
+      // -S prints rules quoted for a shell, so a shell reads them back exactly.
+      const r = spawnSync('sh', ['-c', `iptables -w -t ${table} ${rule.replace(/^-A /, '-D ')}`]);
+      if (r.status === 0) removed++;
+    }
+    for (const chain of chains) {
+      spawnSync('iptables', ['-w', '-t', table, '-F', chain]);
+      spawnSync('iptables', ['-w', '-t', table, '-X', chain]);
+    }
+  }
+  return removed;
 }

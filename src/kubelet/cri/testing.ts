@@ -7,7 +7,7 @@
 //   after(() => t.stop());
 //   const id = await t.runtime.runPodSandbox(t.sandboxConfig('p1'));
 
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,10 +15,11 @@ import { promisify } from 'node:util';
 import { KubeletPaths } from '../paths.js';
 import type { PodSandboxConfig } from '../runtime/runtime.js';
 import { ensureBuiltinImages, PAUSE_IMAGE } from '../images/builtin-images.js';
+import { bridgeConflist } from './cni-config.js';
 import { Containerd, type CriLogger } from './containerd.js';
 import { CriRuntime } from './cri-runtime.js';
 import type { RegistriesConfig } from './registries.js';
-import { killShims, removeCgroups, unmountUnder } from './teardown.js';
+import { killShims, killShimsAndUnmountSync, removeCgroups, removeCniIptablesRules, unmountUnder } from './teardown.js';
 
 const execFileP = promisify(execFile);
 
@@ -53,29 +54,6 @@ function randomSubnet(): { subnet: string; gateway: string } {
   return { subnet: `10.${b}.${c}.0/24`, gateway: `10.${b}.${c}.1` };
 }
 
-function conflist(o: { name: string; bridge: string; subnet: string; gateway: string; ipamDir: string }): string {
-  return JSON.stringify(
-    {
-      cniVersion: '1.0.0',
-      name: o.name,
-      plugins: [
-        {
-          type: 'bridge',
-          bridge: o.bridge,
-          isGateway: true,
-          ipMasq: true,
-          hairpinMode: true,
-          ipam: { type: 'host-local', dataDir: o.ipamDir, ranges: [[{ subnet: o.subnet, gateway: o.gateway }]], routes: [{ dst: '0.0.0.0/0' }] },
-        },
-        { type: 'portmap', capabilities: { portMappings: true } },
-        { type: 'loopback' },
-      ],
-    },
-    null,
-    2,
-  );
-}
-
 export async function startTestContainerd(opts: TestContainerdOptions = {}): Promise<TestContainerd> {
   const log = opts.log ?? quiet;
   const dir = mkdtempSync('/tmp/k8c-');
@@ -87,15 +65,37 @@ export async function startTestContainerd(opts: TestContainerdOptions = {}): Pro
   const confDir = join(dir, 'cni', 'net.d');
   const cgroupParent = `/k8ts-test-${id}`;
   mkdirSync(confDir, { recursive: true });
-  writeFileSync(join(confDir, '10-test.conflist'), conflist({ name, bridge, subnet, gateway, ipamDir: join(dir, 'cni', 'ipam') }));
+  writeFileSync(join(confDir, '10-test.conflist'), bridgeConflist({ name, bridge, subnet, gateway, ipamDataDir: join(dir, 'cni', 'ipam') }));
 
   const containerd = new Containerd({ dir: paths.containerdDir, cniConfDir: confDir, sandboxImage: PAUSE_IMAGE, registries: opts.registries, log });
   let runtime: CriRuntime | undefined;
   let stopped = false;
 
+  // A test file that ends without calling stop() (a crash, a forgotten after()) still leaves
+  // nothing behind: containerd runs in its own process group and would outlive the test.
+  const onExit = () => {
+    if (stopped) return;
+    stopped = true;
+    const pid = containerd.pid;
+    if (pid) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    killShimsAndUnmountSync(containerd.socketPath, dir);
+    spawnSync('ip', ['link', 'del', bridge]);
+    removeCniIptablesRules(name);
+    removeCgroups(cgroupParent);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('exit', onExit);
+
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
+    process.removeListener('exit', onExit);
     // Stopping each sandbox through the CRI tears down its network (CNI DEL: veth, iptables).
     if (runtime && containerd.pid) {
       try {
@@ -113,6 +113,7 @@ export async function startTestContainerd(opts: TestContainerdOptions = {}): Pro
     await killShims(containerd.socketPath);
     await unmountUnder(dir);
     await execFileP('ip', ['link', 'del', bridge]).catch(() => undefined);
+    removeCniIptablesRules(name);
     removeCgroups(cgroupParent);
     removeCniCache(name);
     rmSync(dir, { recursive: true, force: true });

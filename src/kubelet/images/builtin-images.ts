@@ -27,6 +27,9 @@ export const BUSYBOX_IMAGE = 'docker.io/k8ts/busybox:1.35';
 /** Other names of the same image: `--image=busybox:1.35` and, with imagePullPolicy IfNotPresent, `busybox`. */
 export const BUSYBOX_ALIASES = ['docker.io/library/busybox:1.35', 'docker.io/k8ts/busybox:latest', 'docker.io/library/busybox:latest'];
 
+/** Every name the node provides itself (normalised); the image manager never pulls these. */
+export const BUILTIN_IMAGE_NAMES: readonly string[] = [PAUSE_IMAGE, BUSYBOX_IMAGE, ...BUSYBOX_ALIASES];
+
 export interface BuiltinImages {
   pause: string;
   busybox: string;

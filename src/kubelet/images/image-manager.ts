@@ -8,7 +8,8 @@ import { statfs } from 'node:fs/promises';
 import type { KubeObject } from '../../api/meta/v1.js';
 import { RuntimeError, type AuthConfig, type ContainerRuntime, type Image, type PodSandboxConfig } from '../runtime/runtime.js';
 import { credentialsForImage } from './pull-secrets.js';
-import { applyDefaultImageTag, InvalidReferenceError, parseImageReference } from './reference.js';
+import { BUILTIN_IMAGE_NAMES } from './builtin-images.js';
+import { applyDefaultImageTag, InvalidReferenceError, normalizeImageName, parseImageReference } from './reference.js';
 
 export type ImagePullReason = 'ErrImagePull' | 'ImagePullBackOff' | 'ErrImageNeverPull' | 'InvalidImageName' | 'ImageInspectError';
 
@@ -50,6 +51,11 @@ export interface ImageManagerOptions {
   /** Pull back-off (upstream: 10 s, doubling up to 300 s). */
   backOffInitialMs?: number;
   backOffMaxMs?: number;
+  /**
+   * Images the node provides itself (default: the built-in pause and busybox names). When present
+   * they are not pulled even with policy Always, so `--image=busybox` works without a registry.
+   */
+  localImages?: readonly string[];
   /** Filesystem size for GC: defaults to statfs of the image filesystem's mount point. */
   fsStats?: (mountpoint: string) => Promise<{ capacityBytes: number; availableBytes: number }>;
 }
@@ -136,6 +142,7 @@ export class ImageManager {
   private readonly inFlight = new Map<string, Promise<string>>();
   private readonly images = new Map<string, ImageRecord>();
   private readonly opts: ImageManagerOptions;
+  private readonly localImages: Set<string>;
 
   constructor(opts: ImageManagerOptions) {
     this.opts = opts;
@@ -145,6 +152,7 @@ export class ImageManager {
     this.now = opts.now ?? Date.now;
     this.backOffInitialMs = opts.backOffInitialMs ?? 10_000;
     this.backOffMaxMs = opts.backOffMaxMs ?? 300_000;
+    this.localImages = new Set((opts.localImages ?? BUILTIN_IMAGE_NAMES).map((n) => normalizeImageName(n)));
   }
 
   private event(pod: KubeObject, type: 'Normal' | 'Warning', reason: string, message: string): void {
@@ -177,7 +185,9 @@ export class ImageManager {
       throw new ImagePullError('ImageInspectError', msg);
     }
 
-    const policy = container.imagePullPolicy || defaultPullPolicy(requested);
+    let policy = container.imagePullPolicy || defaultPullPolicy(requested);
+    // A deliberate difference from upstream: the node's own images have no registry to pull from.
+    if (policy === 'Always' && present && this.localImages.has(normalizeImageName(image))) policy = 'IfNotPresent';
     const shouldPull = policy === 'Always' || (policy === 'IfNotPresent' && !present);
     if (policy === 'Never' || !shouldPull) {
       if (present) {
@@ -297,8 +307,9 @@ export class ImageManager {
       const id = byName.get(c.image_ref) ?? byName.get(c.image?.image) ?? c.image_ref ?? c.image?.image;
       if (id) inUse.add(id);
     }
-    if (this.opts.sandboxImage) {
-      const id = byName.get(this.opts.sandboxImage);
+    // The sandbox image and the node's own images are kept: nothing could pull them back.
+    for (const name of [...(this.opts.sandboxImage ? [this.opts.sandboxImage] : []), ...this.localImages]) {
+      const id = byName.get(name);
       if (id) inUse.add(id);
     }
     const ids = new Set(all.map((i) => i.id));
@@ -314,7 +325,7 @@ export class ImageManager {
 
   /**
    * Frees image disk space when the image filesystem's usage is at or above the high threshold:
-   * removes unused images (no container, not the sandbox image, not pinned), least recently used
+   * removes unused images (no container, not the sandbox image, not built in, not pinned), least recently used
    * first, until usage is down to the low threshold.
    */
   async garbageCollect(opts: GarbageCollectOptions = {}): Promise<GarbageCollectResult> {
@@ -332,30 +343,66 @@ export class ImageManager {
 
     const wanted = Math.floor((stats.capacityBytes * (100 - low)) / 100) - stats.availableBytes;
     this.log.info({ usagePercent, high, wantedBytes: wanted }, 'image filesystem usage over the high threshold; removing unused images');
+    const { freedBytes, removed } = await this.freeSpace(wanted, minAgeMs, inUse, all);
+    if (freedBytes < wanted) {
+      throw new Error(`Failed to garbage collect required amount of images. Attempted to free ${wanted} bytes, but only found ${freedBytes} bytes eligible to free.`);
+    }
+    return { usagePercent, freedBytes, removed };
+  }
+
+  /**
+   * Runs garbageCollect every `intervalMs` (upstream ImageGCPeriod: 5 minutes) until `signal`
+   * aborts; failures are logged and passed to `onError` (e.g. a FreeDiskSpaceFailed node event).
+   */
+  startGarbageCollection(signal: AbortSignal, opts: GarbageCollectOptions & { intervalMs?: number; onError?: (message: string) => void } = {}): void {
+    let running = false;
+    const run = async () => {
+      if (running) return; // a slow run is not overlapped by the next tick
+      running = true;
+      try {
+        const res = await this.garbageCollect(opts);
+        if (res.removed.length) this.log.info({ removed: res.removed.length, freedBytes: res.freedBytes }, 'image garbage collection');
+      } catch (e) {
+        const message = (e as Error).message;
+        this.log.warn({ err: message }, 'image garbage collection failed');
+        opts.onError?.(message);
+      } finally {
+        running = false;
+      }
+    };
+    const timer = setInterval(() => void run(), opts.intervalMs ?? 300_000);
+    timer.unref();
+    signal.addEventListener('abort', () => clearInterval(timer), { once: true });
+  }
+
+  /** Removes every unused image (upstream's DeleteUnusedImages, for disk-pressure eviction). */
+  async removeUnusedImages(opts: { minAgeMs?: number } = {}): Promise<{ freedBytes: number; removed: string[] }> {
+    const { inUse, all } = await this.detectImages();
+    return this.freeSpace(Number.POSITIVE_INFINITY, opts.minAgeMs ?? 120_000, inUse, all);
+  }
+
+  private async freeSpace(wanted: number, minAgeMs: number, inUse: Set<string>, all: Image[]): Promise<{ freedBytes: number; removed: string[] }> {
     const now = this.now();
     const candidates = all
       .filter((i) => !inUse.has(i.id) && !i.pinned)
       .map((i) => ({ img: i, rec: this.images.get(i.id)! }))
       .filter(({ rec }) => now - rec.firstDetected >= minAgeMs)
       .sort((a, b) => a.rec.lastUsed - b.rec.lastUsed || a.rec.firstDetected - b.rec.firstDetected);
-    let freed = 0;
+    let freedBytes = 0;
     const removed: string[] = [];
     for (const { img, rec } of candidates) {
-      if (freed >= wanted) break;
+      if (freedBytes >= wanted) break;
       try {
         await this.runtime.removeImage({ image: img.id });
       } catch (e) {
         this.log.warn({ image: img.id, err: criErrorText(e) }, 'removing an unused image failed');
         continue;
       }
-      freed += rec.size;
+      freedBytes += rec.size;
       removed.push(img.id);
       this.images.delete(img.id);
     }
-    if (freed < wanted) {
-      throw new Error(`Failed to garbage collect required amount of images. Attempted to free ${wanted} bytes, but only found ${freed} bytes eligible to free.`);
-    }
-    return { usagePercent, freedBytes: freed, removed };
+    return { freedBytes, removed };
   }
 }
 

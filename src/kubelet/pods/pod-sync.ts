@@ -55,8 +55,8 @@ export interface PodSyncDeps {
   containerResources(pod: KubeObject, container: any): LinuxContainerResources | undefined;
   /** Runs a lifecycle handler; resolves to an error message or undefined. */
   runHook(pod: KubeObject, container: any, containerId: string, handler: any, podIP: string): Promise<string | undefined>;
-  /** A liveness/startup failure that asks for a restart, with its message; cleared once acted on. */
-  takeKillRequest(uid: string, containerId: string): string | undefined;
+  /** A liveness/startup failure that asks for a restart: its message and the probe's grace period; cleared once acted on. */
+  takeKillRequest(uid: string, containerId: string): { message: string; grace?: number } | undefined;
 }
 
 export interface SyncResult {
@@ -166,8 +166,8 @@ export class PodSyncer {
         const kill = this.d.takeKillRequest(uid, cur.id);
         const changed = cur.status.annotations?.[ANNOTATION_CONTAINER_HASH] && cur.status.annotations[ANNOTATION_CONTAINER_HASH] !== containerHash(c);
         if (kill || changed) {
-          const message = kill ?? `Container ${c.name} definition changed, will be restarted`;
-          await this.killContainer(pod, c, cur, pod.spec?.terminationGracePeriodSeconds ?? 30, message);
+          const message = kill?.message ?? `Container ${c.name} definition changed, will be restarted`;
+          await this.killContainer(pod, c, cur, kill?.grace ?? pod.spec?.terminationGracePeriodSeconds ?? 30, message);
           soon(0);
         }
         continue;

@@ -90,7 +90,8 @@ export const healthServiceDefinition: grpc.ServiceDefinition = {
 export async function grpcProbe(action: GRPCAction, podIP: string | undefined, timeoutSeconds: number, host?: string): Promise<ProbeOutcome> {
   const port = action.port;
   if (!(Number.isInteger(port) && port > 0 && port < 65536)) return { result: 'unknown', output: '', error: `invalid port number: ${port}` };
-  const addr = joinHostPort(host || podIP || '', port);
+  if (!host && !podIP) return { result: 'unknown', output: '', error: 'the pod has no IP yet' };
+  const addr = joinHostPort((host || podIP)!, port);
   const timeout = goDuration(timeoutSeconds);
   const deadline = Date.now() + timeoutSeconds * 1000;
   const client = new grpc.Client(addr, grpc.credentials.createInsecure(), {

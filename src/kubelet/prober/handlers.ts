@@ -63,6 +63,7 @@ export async function execProbe(runtime: ContainerRuntime, containerId: string, 
 
 /** GET on the pod (or `host`): 200-399 is success, a redirect off the host a warning. */
 export async function httpProbe(action: HTTPGetAction, container: ContainerSpec, podIP: string | undefined, timeoutSeconds: number): Promise<ProbeOutcome> {
+  if (!action.host && !podIP) return { result: 'unknown', output: '', error: 'the pod has no IP yet' };
   let url: string;
   try {
     url = httpGetURL(action, container, podIP);
@@ -90,7 +91,8 @@ export async function tcpProbe(action: TCPSocketAction, container: ContainerSpec
   } catch (e) {
     return { result: 'unknown', output: '', error: (e as Error).message };
   }
-  const host = action.host || podIP || '';
+  const host = action.host || podIP;
+  if (!host) return { result: 'unknown', output: '', error: 'the pod has no IP yet' };
   const addr = joinHostPort(host, port);
   return new Promise((resolve) => {
     const sock = net.connect({ host, port });

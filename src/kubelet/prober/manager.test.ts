@@ -167,12 +167,14 @@ describe('ProberManager', () => {
     assert.equal(kills[0], 'Container web failed liveness probe', 'restartPolicy Never: no "will be restarted"');
     m.removePod('u4');
 
-    const m2 = newManager({ onKill: (_u, _n, _id, msg) => kills.push(msg) });
-    m2.updatePod(pod('u5', { startupProbe: { exec: { command: ['false'] }, periodSeconds: 0.1, failureThreshold: 2 } }), [
+    let grace: number | undefined;
+    const m2 = newManager({ onKill: (_u, _n, _id, msg, g) => (kills.push(msg), (grace = g)) });
+    m2.updatePod(pod('u5', { startupProbe: { exec: { command: ['false'] }, periodSeconds: 0.1, failureThreshold: 2, terminationGracePeriodSeconds: 7 } }), [
       { name: 'web', containerId: 'c1', startedAt: new Date(), running: true },
     ]);
     await until(() => kills.length === 2);
     assert.equal(kills[1], 'Container web failed startup probe, will be restarted');
+    assert.equal(grace, 7, "the probe's terminationGracePeriodSeconds");
     m2.removePod('u5');
   });
 

@@ -33,9 +33,10 @@ export interface ProberManagerOptions {
   /**
    * Liveness or startup failed failureThreshold times: the container must be killed (and, unless
    * the pod's restartPolicy is Never, restarted). `message` is upstream's Killing event text,
-   * e.g. "Container web failed liveness probe, will be restarted".
+   * e.g. "Container web failed liveness probe, will be restarted". `gracePeriodSeconds` is the
+   * probe's terminationGracePeriodSeconds when set (it overrides the pod's for this kill).
    */
-  onKill?(podUID: string, containerName: string, containerId: string, message: string): void;
+  onKill?(podUID: string, containerName: string, containerId: string, message: string, gracePeriodSeconds?: number): void;
 }
 
 interface PodEntry {
@@ -175,8 +176,11 @@ export class ProberManager {
     return this.pods.get(uid)?.containers.get(name);
   }
 
+  /** The IP probes target when the action names no host: the sandbox's, else the pod status's. */
   podIP(uid: string): string | undefined {
-    return this.pods.get(uid)?.podIP;
+    const e = this.pods.get(uid);
+    if (!e) return undefined;
+    return e.podIP || e.pod.status?.podIP || (e.pod.spec?.hostNetwork ? e.pod.status?.hostIP : undefined) || undefined;
   }
 
   setResult(uid: string, name: string, kind: ProbeKind, containerId: string, result: StoredResult): void {
@@ -198,7 +202,7 @@ export class ProberManager {
     if (restartable) message += ', will be restarted';
     this.log?.debug({ pod: w.podUID, container: w.container.name, probe: w.kind, output }, message);
     try {
-      this.opts.onKill?.(w.podUID, w.container.name, containerId, message);
+      this.opts.onKill?.(w.podUID, w.container.name, containerId, message, w.spec.terminationGracePeriodSeconds ?? undefined);
     } catch (err) {
       this.log?.warn({ err, pod: w.podUID, container: w.container.name }, 'prober: onKill failed');
     }

@@ -158,3 +158,20 @@ export async function cgroupUsage(dirs: { cpuacct?: string; memory?: string; pid
   }
   return out;
 }
+
+/** CPU time (ns), start time and resident memory of one process, from /proc/<pid>/stat and status. */
+export async function processUsage(pid: number, boot: Date): Promise<{ cpuNs: number; startTime: Date; rss: number } | undefined> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the parenthesised command name; utime is field 14, stime 15, starttime 22.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const utime = Number(f[11]);
+    const stime = Number(f[12]);
+    const start = Number(f[19]);
+    const status = await readFile(`/proc/${pid}/status`, 'utf8');
+    const rss = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0) * 1024;
+    return { cpuNs: ((utime + stime) * 1e9) / CLOCK_TICKS, startTime: new Date(boot.getTime() + (start * 1000) / CLOCK_TICKS), rss };
+  } catch {
+    return undefined;
+  }
+}

@@ -14,9 +14,9 @@ import type { CgroupManager } from '../cm/cgroup-manager.js';
 import type { KubeletPaths } from '../paths.js';
 import type { Container, ContainerRuntime, ContainerStats as CriContainerStats, FilesystemUsage } from '../runtime/runtime.js';
 import { CpuRateTracker } from './cpu-rates.js';
-import { bootTime, cgroupUsage, diskUsage, fsInfo, netDev, nodeCpuUsageNs, nodeMemory, processCounts, rfc3339, type CgroupUsage } from './host.js';
+import { bootTime, cgroupUsage, diskUsage, fsInfo, netDev, nodeCpuUsageNs, nodeMemory, processCounts, processUsage, rfc3339, type CgroupUsage } from './host.js';
 import type { ContainerStats, CPUStats, FsStats, InterfaceStats, MemoryStats, NetworkStats, PodStats, Summary, VolumeStats } from './types.js';
-import { SYSTEM_CONTAINER_PODS } from './types.js';
+import { SYSTEM_CONTAINER_KUBELET, SYSTEM_CONTAINER_PODS, SYSTEM_CONTAINER_RUNTIME } from './types.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -41,6 +41,10 @@ export interface SummaryOptions {
   rates?: CpuRateTracker;
   /** Caches disk usage walks; default one shared by the process. */
   diskUsageCache?: DiskUsageCache;
+  /** Caches sandbox pause PIDs; default one shared by the process. */
+  sandboxPids?: Map<string, number>;
+  /** Processes reported as the node's `kubelet` (default this process) and `runtime` system containers. */
+  systemProcesses?: { kubelet?: number; runtime?: number };
 }
 
 /** Disk usage of directory trees, re-walked at most once a minute (upstream's du period). */
@@ -94,13 +98,17 @@ function cgroupDirs(cgroups: CgroupManager, path: string) {
   return { cpuacct: cgroups.dir('cpuacct', path), memory: cgroups.dir('memory', path), pids: cgroups.dir('pids', path) };
 }
 
-async function sandboxPid(runtime: ContainerRuntime, sb: SandboxRef): Promise<number | undefined> {
+/** Sandbox ID → pause PID, learnt from verbose PodSandboxStatus once per sandbox. */
+const sharedPids = new Map<string, number>();
+
+async function sandboxPid(runtime: ContainerRuntime, sb: SandboxRef, cache: Map<string, number>): Promise<number | undefined> {
   if (sb.netnsPid) return sb.netnsPid;
+  if (cache.has(sb.id)) return cache.get(sb.id);
   try {
     const { info } = await runtime.podSandboxStatus(sb.id, true);
     const pid = JSON.parse(info?.info ?? '{}').pid;
     if (typeof pid === 'number' && pid > 0) {
-      sb.netnsPid = pid;
+      cache.set(sb.id, pid);
       return pid;
     }
   } catch {
@@ -177,7 +185,8 @@ async function podStats(o: SummaryOptions, pod: KubeObject, now: Date, node: { r
         const m = s.memory;
         cs.memory = defined({
           time: rfc3339(nsToDate(m.timestamp) ?? now),
-          availableBytes: u64(m.available_bytes),
+          // containerd reports 0 when the container has no memory limit.
+          availableBytes: u64(m.available_bytes) || undefined,
           usageBytes: u64(m.usage_bytes),
           workingSetBytes: u64(m.working_set_bytes),
           rssBytes: u64(m.rss_bytes),
@@ -212,7 +221,7 @@ async function podStats(o: SummaryOptions, pod: KubeObject, now: Date, node: { r
 
   // Network, from inside the sandbox's namespace.
   if (sb && !pod.spec?.hostNetwork) {
-    const pid = await sandboxPid(o.runtime, sb);
+    const pid = await sandboxPid(o.runtime, sb, o.sandboxPids ?? sharedPids);
     if (pid) {
       const ifaces = await netDev(pid).catch(() => [] as InterfaceStats[]);
       stats.network = networkStats(time, ifaces.filter((i) => i.name !== 'lo'));
@@ -276,13 +285,29 @@ export async function buildSummary(o: SummaryOptions): Promise<Summary> {
   ]);
   const nodeIfaces = ifaces.filter((i) => !/^(lo|veth|docker|nerdctl)/.test(i.name));
   const podsCg = await cgroupUsage(cgroupDirs(o.cgroups, o.cgroups.root));
-  const boot = rfc3339(bootTime());
+  const bootDate = bootTime();
+  const boot = rfc3339(bootDate);
+  const systemContainers: ContainerStats[] = [
+    defined({ name: SYSTEM_CONTAINER_PODS, startTime: boot, cpu: cpuFromCgroup(`pods:${o.cgroups.root}`, podsCg, rates, now), memory: memoryFromCgroup(podsCg, now) }),
+  ];
+  const sysProcs = [
+    [SYSTEM_CONTAINER_KUBELET, o.systemProcesses?.kubelet ?? process.pid],
+    [SYSTEM_CONTAINER_RUNTIME, o.systemProcesses?.runtime],
+  ] as const;
+  for (const [name, pid] of sysProcs) {
+    const u = pid ? await processUsage(pid, bootDate) : undefined;
+    if (!u) continue;
+    systemContainers.push({
+      name,
+      startTime: rfc3339(u.startTime),
+      cpu: defined({ time, usageNanoCores: rates.observe(`process:${pid}`, u.cpuNs, now.getTime()), usageCoreNanoSeconds: Math.round(u.cpuNs) }),
+      memory: { time, usageBytes: u.rss, workingSetBytes: u.rss, rssBytes: u.rss },
+    });
+  }
   const summary: Summary = {
     node: defined({
       nodeName: o.nodeName,
-      systemContainers: [
-        defined({ name: SYSTEM_CONTAINER_PODS, startTime: boot, cpu: cpuFromCgroup(`pods:${o.cgroups.root}`, podsCg, rates, now), memory: memoryFromCgroup(podsCg, now) }),
-      ],
+      systemContainers,
       startTime: boot,
       cpu: defined({ time, usageNanoCores: rates.observe('node', cpuNs, now.getTime()), usageCoreNanoSeconds: Math.round(cpuNs) }),
       memory: { time, availableBytes: mem.available, usageBytes: mem.usage, workingSetBytes: mem.workingSet, rssBytes: mem.rss, pageFaults: mem.pageFaults, majorPageFaults: mem.majorPageFaults },
@@ -298,6 +323,9 @@ export async function buildSummary(o: SummaryOptions): Promise<Summary> {
     summary.pods.push(await podStats(o, pod, now, { rootfs, imageFs: rt.imageFs, logsFs }));
   }
   rates.prune(now.getTime());
+  const pids = o.sandboxPids ?? sharedPids;
+  const live = new Set([...o.sandboxes.values()].map((s) => s.id));
+  for (const id of pids.keys()) if (!live.has(id)) pids.delete(id);
   return summary;
 }
 
@@ -317,6 +345,7 @@ export interface StatsProviderOptions extends Omit<SummaryOptions, 'pods' | 'san
 export class StatsProvider {
   private readonly rates: CpuRateTracker;
   private readonly du: DiskUsageCache;
+  private readonly pids = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private last: Summary | undefined;
   private running: Promise<Summary> | undefined;
@@ -349,9 +378,32 @@ export class StatsProvider {
 
   /** A fresh summary (concurrent callers share one build). */
   summary(): Promise<Summary> {
-    this.running ??= buildSummary({ ...this.opts, pods: this.opts.pods(), sandboxes: this.opts.sandboxes(), rates: this.rates, diskUsageCache: this.du })
+    this.running ??= buildSummary({ ...this.opts, pods: this.opts.pods(), sandboxes: this.opts.sandboxes(), rates: this.rates, diskUsageCache: this.du, sandboxPids: this.pids })
       .then((s) => (this.last = s))
       .finally(() => (this.running = undefined));
     return this.running;
   }
+}
+
+/** The summary cut to cpu and memory, as upstream serves `/stats/summary?only_cpu_and_memory=true`. */
+export function cpuAndMemoryOnly(s: Summary): Summary {
+  return {
+    node: defined({
+      nodeName: s.node.nodeName,
+      startTime: s.node.startTime,
+      cpu: s.node.cpu,
+      memory: s.node.memory,
+      systemContainers: s.node.systemContainers?.map((c) => defined({ name: c.name, startTime: c.startTime, cpu: c.cpu, memory: c.memory })),
+    }),
+    pods: s.pods.map((p) =>
+      defined({
+        podRef: p.podRef,
+        startTime: p.startTime,
+        containers: p.containers.map((c) => defined({ name: c.name, startTime: c.startTime, cpu: c.cpu, memory: c.memory, swap: c.swap })),
+        cpu: p.cpu,
+        memory: p.memory,
+        swap: p.swap,
+      }),
+    ),
+  };
 }
