@@ -19,6 +19,7 @@ import { startTestApi, type TestApi } from '../../testing/api-harness.js';
 import { startTestContainerd, type TestContainerd } from '../cri/testing.js';
 import type { ContainerConfig, PodSandboxConfig } from '../runtime/runtime.js';
 import { selectContainerInstance } from './container-lookup.js';
+import { StatsSummaryProvider } from './stats-summary.js';
 import { KubeletServer, type KubeletServerDeps } from './kubelet-server.js';
 
 const KUBECTL_DIR = '/usr/lib/google-cloud-sdk/bin';
@@ -113,6 +114,7 @@ describe('streaming through the API server to a kubelet on containerd', { timeou
     await client.resource(R.endpoints).create('default', { metadata: { name: 'web' }, subsets: [{ addresses: [{ ip: podIP }], ports: [{ name: 'http', port: 8080 }] }] } as never);
 
     const serving = await issueCert({ caCert: api.pki.caCert, caKey: api.pki.caKey, cn: 'system:node:n1', groups: ['system:nodes'], sans: ['127.0.0.1', 'localhost'], usage: 'server' });
+    const stats = new StatsSummaryProvider({ runtime: t.runtime, nodeName: 'n1', startTime: new Date() });
     const deps: KubeletServerDeps = {
       runtime: t.runtime,
       findPod: (ns, name) => (ns === 'default' && name === 'web' ? { pod: created, sandboxId } : undefined),
@@ -125,7 +127,7 @@ describe('streaming through the API server to a kubelet on containerd', { timeou
         return selectContainerInstance({ podName, container: container!, instances: [{ id: c.id, attempt: 0, status }], previous });
       },
       listPods: () => [created],
-      statsSummary: async () => ({ node: { nodeName: 'n1' }, pods: [] }),
+      statsSummary: () => stats.summary(),
       metrics: async () => 'kubelet_running_pods 1\n',
     };
     kubelet = new KubeletServer({ port: 0, bindAddress: '127.0.0.1', tls: { cert: serving.cert, key: serving.key, ca: api.pki.caCert }, deps });
@@ -274,6 +276,23 @@ describe('streaming through the API server to a kubelet on containerd', { timeou
       assert.equal(JSON.parse(pods.stdout).items[0].metadata.name, 'web');
     });
   }
+
+  it('the Summary API through nodes/proxy has the node and the pod with its containers', async () => {
+    await kubectl('1.32', ['get', '--raw', '/api/v1/nodes/n1/proxy/stats/summary']);
+    await sleep(300);
+    const r = await kubectl('1.32', ['get', '--raw', '/api/v1/nodes/n1/proxy/stats/summary']);
+    assert.equal(r.code, 0, r.stderr);
+    const summary = JSON.parse(r.stdout);
+    assert.equal(summary.node.nodeName, 'n1');
+    assert.ok(summary.node.memory.workingSetBytes > 0);
+    assert.ok(summary.node.cpu.usageNanoCores >= 0);
+    const pod = summary.pods.find((p: { podRef: { name: string } }) => p.podRef.name === 'web');
+    assert.ok(pod, r.stdout);
+    const httpd = pod.containers.find((c: { name: string }) => c.name === 'httpd');
+    assert.ok(httpd.memory.workingSetBytes > 0, JSON.stringify(httpd));
+    assert.ok(httpd.cpu.usageCoreNanoSeconds > 0, JSON.stringify(httpd));
+    assert.ok(pod.memory.workingSetBytes >= httpd.memory.workingSetBytes);
+  });
 
   it('pods/proxy and services/proxy reach the pod', async () => {
     for (const path of [
