@@ -18,6 +18,7 @@ import type { KubeObject } from '../../api/meta/v1.js';
 import { proxyUpgrade, upgradeRequestHeaders, writeRawResponse } from '../../machinery/httpstream/upgrade-proxy.js';
 import { LogOptionsError, parseLogOptions, readContainerLogs } from '../logs/read-logs.js';
 import type { ContainerRuntime } from '../runtime/runtime.js';
+import { resourceMetricsText, type Summary } from './stats-summary.js';
 
 /** What the kubelet server needs from the node agent. */
 export interface KubeletServerDeps {
@@ -33,7 +34,7 @@ export interface KubeletServerDeps {
   findContainer(namespace: string, podName: string, container?: string, previous?: boolean): Promise<{ containerId: string; logPath: string } | string>;
   /** The pods bound to this node, as the API has them (GET /pods). */
   listPods(): KubeObject[];
-  /** The Summary API document (GET /stats/summary). */
+  /** The Summary API document (GET /stats/summary; /metrics/resource is rendered from it). See StatsSummaryProvider. */
   statsSummary(): Promise<unknown>;
   /** Prometheus text (GET /metrics). */
   metrics(): Promise<string>;
@@ -122,7 +123,14 @@ export class KubeletServer {
         return sendJSON(res, 200, { kind: 'PodList', apiVersion: 'v1', metadata: {}, items: this.opts.deps.listPods() });
       }
       if (path === '/stats/summary') return sendJSON(res, 200, await this.opts.deps.statsSummary());
-      if (path === '/metrics' || path === '/metrics/resource' || path === '/metrics/cadvisor') {
+      if (path === '/metrics/resource') {
+        // metrics-server's source: rendered from the Summary the agent gives.
+        const summary = (await this.opts.deps.statsSummary()) as Summary;
+        res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' });
+        res.end(summary?.node && Array.isArray(summary.pods) ? resourceMetricsText(summary) : '');
+        return;
+      }
+      if (path === '/metrics' || path === '/metrics/cadvisor') {
         res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' });
         res.end(await this.opts.deps.metrics());
         return;

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { StatsSummaryProvider } from './stats-summary.js';
+import { resourceMetricsText, StatsSummaryProvider } from './stats-summary.js';
 
 test('Summary: node from /proc, pods from sandboxes, CPU rates from two samples', async () => {
   const proc = mkdtempSync(join(tmpdir(), 'k8ts-proc-'));
@@ -48,6 +48,13 @@ test('Summary: node from /proc, pods from sandboxes, CPU rates from two samples'
     assert.equal(second.pods[0].containers[0].cpu?.usageNanoCores, 500_000_000);
     assert.equal(second.pods[0].cpu?.usageNanoCores, 500_000_000);
     assert.equal(second.node.cpu?.usageNanoCores, 2_000_000_000);
+
+    const text = resourceMetricsText(second);
+    assert.match(text, /^container_cpu_usage_seconds_total\{container="app",namespace="default",pod="web"\} 1\.5 \d+$/m);
+    assert.match(text, /^container_memory_working_set_bytes\{container="app",namespace="default",pod="web"\} 2048 \d+$/m);
+    assert.match(text, /^node_memory_working_set_bytes 512000 \d+$/m);
+    assert.match(text, /^# TYPE pod_cpu_usage_seconds_total counter$/m);
+    assert.match(text, /^scrape_error 0$/m);
   } finally {
     rmSync(proc, { recursive: true, force: true });
   }

@@ -176,3 +176,32 @@ function sumMemory(cs: ContainerSummary[], time: string): MemoryStats | undefine
   const total = (f: (m: MemoryStats) => number | undefined) => with_.reduce((a, c) => a + (f(c.memory!) ?? 0), 0);
   return { time, workingSetBytes: total((m) => m.workingSetBytes), usageBytes: total((m) => m.usageBytes), rssBytes: total((m) => m.rssBytes) };
 }
+
+/**
+ * The kubelet's /metrics/resource endpoint (what metrics-server scrapes) rendered from a
+ * Summary, with upstream's metric names and help texts; samples carry their timestamps.
+ */
+export function resourceMetricsText(s: Summary): string {
+  const lines: string[] = [];
+  const family = (name: string, type: 'counter' | 'gauge', help: string, samples: { labels?: Record<string, string>; value?: number; time?: string }[]) => {
+    const present = samples.filter((x) => x.value !== undefined && Number.isFinite(x.value));
+    if (!present.length) return;
+    lines.push(`# HELP ${name} [STABLE] ${help}`, `# TYPE ${name} ${type}`);
+    for (const x of present) {
+      const labels = x.labels ? `{${Object.entries(x.labels).map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`).join(',')}}` : '';
+      lines.push(`${name}${labels} ${x.value}${x.time ? ` ${Date.parse(x.time)}` : ''}`);
+    }
+  };
+  const seconds = (ns?: number) => (ns === undefined ? undefined : ns / 1e9);
+  const containers = s.pods.flatMap((p) => p.containers.map((c) => ({ c, labels: { container: c.name, namespace: p.podRef.namespace, pod: p.podRef.name } })));
+  family('container_cpu_usage_seconds_total', 'counter', 'Cumulative cpu time consumed by the container in core-seconds', containers.map(({ c, labels }) => ({ labels, value: seconds(c.cpu?.usageCoreNanoSeconds), time: c.cpu?.time })));
+  family('container_memory_working_set_bytes', 'gauge', 'Current working set of the container in bytes', containers.map(({ c, labels }) => ({ labels, value: c.memory?.workingSetBytes, time: c.memory?.time })));
+  family('container_start_time_seconds', 'gauge', 'Start time of the container since unix epoch in seconds', containers.map(({ c, labels }) => ({ labels, value: Date.parse(c.startTime) / 1000 })));
+  family('node_cpu_usage_seconds_total', 'counter', 'Cumulative cpu time consumed by the node in core-seconds', [{ value: seconds(s.node.cpu?.usageCoreNanoSeconds), time: s.node.cpu?.time }]);
+  family('node_memory_working_set_bytes', 'gauge', 'Current working set of the node in bytes', [{ value: s.node.memory?.workingSetBytes, time: s.node.memory?.time }]);
+  const pods = s.pods.map((p) => ({ p, labels: { namespace: p.podRef.namespace, pod: p.podRef.name } }));
+  family('pod_cpu_usage_seconds_total', 'counter', 'Cumulative cpu time consumed by the pod in core-seconds', pods.map(({ p, labels }) => ({ labels, value: seconds(p.cpu?.usageCoreNanoSeconds), time: p.cpu?.time })));
+  family('pod_memory_working_set_bytes', 'gauge', 'Current working set of the pod in bytes', pods.map(({ p, labels }) => ({ labels, value: p.memory?.workingSetBytes, time: p.memory?.time })));
+  lines.push('# HELP scrape_error [STABLE] 1 if there was an error while getting container metrics, 0 otherwise', '# TYPE scrape_error gauge', 'scrape_error 0');
+  return lines.join('\n') + '\n';
+}
