@@ -162,24 +162,20 @@ export class KubeletServer {
       return sendText(res, 400, `failed to read container log ${found.logPath}: ${(e as Error).message}`);
     }
     const ac = new AbortController();
-    const abort = () => ac.abort();
-    req.on('close', abort);
-    res.on('close', abort);
+    // The response closes when it is done or the client went away (the request's own 'close'
+    // says only that its body was read).
+    res.on('close', () => ac.abort());
     res.writeHead(200, { 'Content-Type': 'text/plain', 'Cache-Control': 'no-cache, private' });
     // A follower sees the headers before the first line arrives.
     if (options.follow) res.flushHeaders();
     const runtime = this.opts.deps.runtime;
-    try {
-      await readContainerLogs({
-        path: found.logPath,
-        options,
-        out: res,
-        signal: ac.signal,
-        isRunning: async () => (await runtime.containerStatus(found.containerId)).status.state === 'CONTAINER_RUNNING',
-      });
-    } finally {
-      req.off('close', abort);
-    }
+    await readContainerLogs({
+      path: found.logPath,
+      options,
+      out: res,
+      signal: ac.signal,
+      isRunning: async () => (await runtime.containerStatus(found.containerId)).status.state === 'CONTAINER_RUNNING',
+    });
     res.end();
   }
 
