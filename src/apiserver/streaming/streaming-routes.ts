@@ -174,7 +174,9 @@ export class StreamingRoutes {
         const url = kubeletURL(await this.deps.getNode(nodeName));
         url.pathname = `/portForward/${encodeURIComponent(route.namespace)}/${encodeURIComponent(route.name)}`;
         for (const p of query.getAll('ports')) url.searchParams.append('port', p);
-        if (websocket) return await this.tunnelPortForward(req, socket, head, url, cfg);
+        // kubectl ≥ 1.31 tunnels SPDY in WebSocket; other WebSocket clients (channel protocols)
+        // and SPDY clients are proxied as they are, and the runtime answers them.
+        if (websocket && offeredProtocols(req).some((p) => p.startsWith(TUNNEL_PREFIX))) return await this.tunnelPortForward(req, socket, head, url, cfg);
         return await proxyUpgrade({ url, method: req.method, headers: upgradeRequestHeaders(req.headers), tls: backendTLS(cfg), client: socket, clientHead: head });
       }
       const flags = streamFlags(query);
@@ -193,11 +195,10 @@ export class StreamingRoutes {
       if (flags.stdout) url.searchParams.set('output', '1');
       if (flags.stderr) url.searchParams.set('error', '1');
       if (flags.tty) url.searchParams.set('tty', '1');
-      if (websocket) {
-        const protocol = offeredProtocols(req).find((p) => TRANSLATED_PROTOCOLS.includes(p));
-        if (!protocol) throw StatusError.badRequest(`unable to upgrade: none of the requested protocols are supported (supported: ${TRANSLATED_PROTOCOLS.join(', ')})`);
-        return await translateRemoteCommand({ req, socket, head, protocol, backend: url, tls: backendTLS(cfg), flags });
-      }
+      // v5/v4 WebSocket clients are translated to SPDY; older channel protocols (v1-v3, base64)
+      // go through raw, as before upstream translated, and the runtime's server speaks them.
+      const translated = websocket ? offeredProtocols(req).find((p) => TRANSLATED_PROTOCOLS.includes(p)) : undefined;
+      if (translated) return await translateRemoteCommand({ req, socket, head, protocol: translated, backend: url, tls: backendTLS(cfg), flags });
       return await proxyUpgrade({ url, method: req.method, headers: upgradeRequestHeaders(req.headers), tls: backendTLS(cfg), client: socket, clientHead: head });
     } catch (e) {
       const err = e instanceof StatusError ? e : StatusError.internal(`error dialing backend: ${(e as Error).message}`);

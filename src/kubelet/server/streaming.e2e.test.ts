@@ -11,6 +11,7 @@ import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { WebSocket } from 'ws';
 import type { KubeObject } from '../../api/meta/v1.js';
 import { issueCert } from '../../apiserver/pki/pki.js';
 import { kubeconfigYaml } from '../../apiserver/pki/kubeconfig.js';
@@ -294,6 +295,20 @@ describe('streaming through the API server to a kubelet on containerd', { timeou
     assert.ok(pod.memory.workingSetBytes >= httpd.memory.workingSetBytes);
     const metrics = await kubectl('1.32', ['get', '--raw', '/api/v1/nodes/n1/proxy/metrics/resource']);
     assert.match(metrics.stdout, /^container_memory_working_set_bytes\{container="httpd",namespace="default",pod="web"\} \d+ \d+$/m);
+  });
+
+  it('older WebSocket channel protocols (base64) pass through to the runtime', async () => {
+    const url = `wss://127.0.0.1:${api.server.port}/api/v1/namespaces/default/pods/web/exec?container=httpd&command=echo&command=hi&stdout=true`;
+    const ws = new WebSocket(url, ['base64.channel.k8s.io'], { ca: api.pki.caCert, cert: api.pki.adminCert, key: api.pki.adminKey });
+    const frames: string[] = [];
+    ws.on('message', (d: Buffer) => frames.push(d.toString()));
+    await new Promise((resolve, reject) => {
+      ws.once('close', resolve);
+      ws.once('error', reject);
+    });
+    assert.equal(ws.protocol, 'base64.channel.k8s.io');
+    const stdout = frames.filter((f) => f[0] === '1').map((f) => Buffer.from(f.slice(1), 'base64').toString()).join('');
+    assert.equal(stdout, 'hi\n');
   });
 
   it('pods/proxy and services/proxy reach the pod', async () => {
