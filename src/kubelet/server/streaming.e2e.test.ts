@@ -16,6 +16,7 @@ import type { KubeObject } from '../../api/meta/v1.js';
 import { issueCert } from '../../apiserver/pki/pki.js';
 import { kubeconfigYaml } from '../../apiserver/pki/kubeconfig.js';
 import { R } from '../../client/resources.js';
+import { canRunPods } from '../../testing/agent-cluster.js';
 import { startTestApi, type TestApi } from '../../testing/api-harness.js';
 import { startTestContainerd, type TestContainerd } from '../cri/testing.js';
 import type { ContainerConfig, PodSandboxConfig } from '../runtime/runtime.js';
@@ -36,7 +37,7 @@ interface Run {
   stderr: string;
 }
 
-describe('streaming through the API server to a kubelet on containerd', { timeout: 300_000 }, () => {
+describe('streaming through the API server to a kubelet on containerd', { timeout: 300_000, skip: canRunPods() }, () => {
   let t: TestContainerd;
   let api: TestApi;
   let kubelet: KubeletServer;
