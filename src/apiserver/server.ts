@@ -100,6 +100,8 @@ export class ApiServer {
     this.streaming = new StreamingRoutes({
       getPod: (ns, name) => this.resourceStore('', 'v1', 'pods').get(ns, name),
       getNode: (name) => this.resourceStore('', 'v1', 'nodes').get(undefined, name),
+      getService: (ns, name) => this.resourceStore('', 'v1', 'services').get(ns, name),
+      getEndpoints: (ns, name) => this.resourceStore('', 'v1', 'endpoints').get(ns, name).catch(() => undefined),
       kubelet: opts.kubeletClient,
     });
   }

@@ -219,6 +219,7 @@ pods.subresources!.extra = [
   { name: 'exec', group: '', version: 'v1', kind: 'PodExecOptions', verbs: ['create', 'get'] },
   { name: 'log', group: '', version: 'v1', kind: 'Pod', verbs: ['get'] },
   { name: 'portforward', group: '', version: 'v1', kind: 'PodPortForwardOptions', verbs: ['create', 'get'] },
+  { name: 'proxy', group: '', version: 'v1', kind: 'PodProxyOptions', verbs: ['create', 'delete', 'get', 'patch', 'update'] },
 ];
 
 // ---- services ----------------------------------------------------------------------------------
@@ -385,6 +386,7 @@ const services = defineKind({
   ],
   cells: (o, now) => [o.spec?.type ?? 'ClusterIP', o.spec?.clusterIP || '<none>', serviceExternalIP(o), servicePortsCell(o), age(o.metadata.creationTimestamp, now), mapOrNone(o.spec?.selector)],
 });
+(services.subresources ??= {}).extra = [{ name: 'proxy', group: '', version: 'v1', kind: 'ServiceProxyOptions', verbs: ['create', 'delete', 'get', 'patch', 'update'] }];
 
 // ---- endpoints ---------------------------------------------------------------------------------
 

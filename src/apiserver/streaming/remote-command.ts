@@ -108,8 +108,11 @@ export async function translateRemoteCommand(o: {
   stdout?.on('data', (d: Buffer) => send(CH_STDOUT, d));
   stderr?.on('data', (d: Buffer) => send(CH_STDERR, d));
 
-  ws.on('message', (data: Buffer, isBinary: boolean) => {
-    if (!isBinary || !data.length) return;
+  // Like upstream's SPDY client, stdin flows only once the runtime has answered every stream:
+  // containerd starts copying an attach's stdin before it hooks up stdout, so input that is
+  // already waiting can be echoed before anyone listens.
+  let queued: Buffer[] | undefined = [];
+  const forward = (data: Buffer) => {
     const payload = data.subarray(1);
     switch (data[0]) {
       case CH_STDIN:
@@ -122,6 +125,16 @@ export async function translateRemoteCommand(o: {
         if (payload[0] === CH_STDIN) stdin?.end();
         return;
     }
+  };
+  ws.on('message', (data: Buffer, isBinary: boolean) => {
+    if (!isBinary || !data.length) return;
+    if (queued) queued.push(data);
+    else forward(data);
+  });
+  void Promise.all([errorStream, stdin, stdout, stderr, resize].map((s) => s?.waitReply())).then(() => {
+    const q = queued ?? [];
+    queued = undefined;
+    for (const d of q) forward(d);
   });
   ws.on('close', () => spdy.destroy());
   ws.on('error', () => spdy.destroy());

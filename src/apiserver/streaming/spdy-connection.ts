@@ -25,6 +25,22 @@ export class SpdyStream extends Duplex {
     super({ allowHalfOpen: true });
   }
 
+  /** Resolves once the peer answered this stream (SYN_REPLY), or it ended without answering. */
+  waitReply(): Promise<void> {
+    if (this.replied || this.readableEnded) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        this.off('reply', done);
+        this.off('end', done);
+        this.off('close', done);
+        resolve();
+      };
+      this.on('reply', done);
+      this.on('end', done);
+      this.on('close', done);
+    });
+  }
+
   /** The first value of a header (names are case-insensitive). */
   header(name: string): string | undefined {
     return this.headers[name.toLowerCase()]?.[0];

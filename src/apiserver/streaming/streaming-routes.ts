@@ -4,6 +4,7 @@
 //   pods/portforward               SPDY: proxied raw; WebSocket `SPDY/3.1+portforward.k8s.io`:
 //                                  SPDY tunnelled in binary messages, bytes copied both ways
 //   nodes/{name}/proxy/{path}      any method (and upgrades) → kubelet /{path}
+//   pods/proxy, services/proxy     any method (and upgrades) → the pod IP (resource-proxy.ts)
 // Validation and messages follow upstream's pod registry (LogLocation, ExecLocation, ...).
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -12,16 +13,22 @@ import type { KubeObject } from '../../api/meta/v1.js';
 import { StatusError } from '../../machinery/errors.js';
 import { dialUpgrade, proxyUpgrade, statusText, upgradeRequestHeaders, writeRawResponse } from '../../machinery/httpstream/upgrade-proxy.js';
 import { backendTLS, kubeletError, kubeletRequest, kubeletURL, readSome, type KubeletClientConfig } from './kubelet-client.js';
+import { podProxyTarget, proxyHTTP, serviceProxyTarget, splitSchemeNamePort, type ProxyTarget } from './resource-proxy.js';
 import { acceptWebSocket, offeredProtocols, translateRemoteCommand, TRANSLATED_PROTOCOLS, type StreamFlags } from './remote-command.js';
 
 export type StreamingRoute =
   | { kind: 'pod'; verb: 'log' | 'exec' | 'attach' | 'portforward'; namespace: string; name: string }
-  | { kind: 'node-proxy'; name: string; path: string };
+  | { kind: 'node-proxy'; name: string; path: string }
+  | { kind: 'pod-proxy'; namespace: string; id: string; path: string }
+  | { kind: 'service-proxy'; namespace: string; id: string; path: string };
 
 export interface StreamingDeps {
   /** The pod, or a NotFound StatusError. */
   getPod(namespace: string, name: string): Promise<KubeObject>;
   getNode(name: string): Promise<KubeObject>;
+  getService(namespace: string, name: string): Promise<KubeObject>;
+  /** The service's Endpoints, undefined when there are none. */
+  getEndpoints(namespace: string, name: string): Promise<KubeObject | undefined>;
   /** The API server's kubelet client credentials; without them streaming answers 503. */
   kubelet?: KubeletClientConfig;
 }
@@ -34,6 +41,10 @@ export function matchStreamingRoute(parts: string[]): StreamingRoute | undefined
   const segs = parts.map((s) => decodeURIComponent(s));
   if (segs[0] === 'namespaces' && segs[2] === 'pods' && segs.length === 5 && ['log', 'exec', 'attach', 'portforward'].includes(segs[4])) {
     return { kind: 'pod', verb: segs[4] as 'log', namespace: segs[1], name: segs[3] };
+  }
+  if (segs[0] === 'namespaces' && (segs[2] === 'pods' || segs[2] === 'services') && segs.length >= 5 && segs[4] === 'proxy') {
+    const path = '/' + parts.slice(5).join('/');
+    return segs[2] === 'pods' ? { kind: 'pod-proxy', namespace: segs[1], id: segs[3], path } : { kind: 'service-proxy', namespace: segs[1], id: segs[3], path };
   }
   if (segs[0] === 'nodes' && segs.length >= 3 && segs[2] === 'proxy') {
     // The rest of the path is passed on as it came (still escaped).
@@ -50,6 +61,7 @@ export class StreamingRoutes {
   async handle(req: IncomingMessage, res: ServerResponse, route: StreamingRoute, query: URLSearchParams): Promise<void> {
     const method = req.method ?? 'GET';
     if (route.kind === 'node-proxy') return this.nodeProxy(req, res, route, query);
+    if (route.kind === 'pod-proxy' || route.kind === 'service-proxy') return proxyHTTP(req, res, await this.proxyTarget(route), route.path, query);
     if (route.verb !== 'log') {
       // Without an upgrade there is nothing to stream (upstream answers the same).
       if (method !== 'GET' && method !== 'POST') throw StatusError.methodNotSupported({ group: '', resource: `pods/${route.verb}` }, method.toLowerCase());
@@ -125,6 +137,14 @@ export class StreamingRoutes {
     await new Promise<void>((resolve) => res.on('close', resolve));
   }
 
+  private async proxyTarget(route: { kind: 'pod-proxy' | 'service-proxy'; namespace: string; id: string }): Promise<ProxyTarget> {
+    const parsed = splitSchemeNamePort(route.id);
+    if (!parsed || !parsed.name) throw StatusError.badRequest(`invalid ${route.kind === 'pod-proxy' ? 'pod' : 'service'} request ${JSON.stringify(route.id)}`);
+    if (route.kind === 'pod-proxy') return podProxyTarget(await this.deps.getPod(route.namespace, parsed.name), parsed.scheme, parsed.port);
+    const svc = await this.deps.getService(route.namespace, parsed.name);
+    return serviceProxyTarget(svc, await this.deps.getEndpoints(route.namespace, parsed.name), parsed.scheme, parsed.port);
+  }
+
   // ---- upgrades ------------------------------------------------------------------------------
 
   /** Serves an upgrade request on a raw socket; errors are answered as Status JSON. */
@@ -137,6 +157,13 @@ export class StreamingRoutes {
         url.search = query.toString();
         return await proxyUpgrade({ url, method: req.method, headers: upgradeRequestHeaders(req.headers), tls: backendTLS(cfg), client: socket, clientHead: head });
       }
+      if (route.kind === 'pod-proxy' || route.kind === 'service-proxy') {
+        const target = await this.proxyTarget(route);
+        const url = new URL(`${target.scheme}://${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`);
+        url.pathname = route.path;
+        url.search = query.toString();
+        return await proxyUpgrade({ url, method: req.method, headers: upgradeRequestHeaders(req.headers), tls: { rejectUnauthorized: false }, client: socket, clientHead: head });
+      }
       if (route.verb === 'log') throw StatusError.badRequest('pods/log does not support upgrades');
       const pod = await this.deps.getPod(route.namespace, route.name);
       const cfg = this.kubeletConfig();
@@ -147,7 +174,9 @@ export class StreamingRoutes {
         const url = kubeletURL(await this.deps.getNode(nodeName));
         url.pathname = `/portForward/${encodeURIComponent(route.namespace)}/${encodeURIComponent(route.name)}`;
         for (const p of query.getAll('ports')) url.searchParams.append('port', p);
-        if (websocket) return await this.tunnelPortForward(req, socket, head, url, cfg);
+        // kubectl ≥ 1.31 tunnels SPDY in WebSocket; other WebSocket clients (channel protocols)
+        // and SPDY clients are proxied as they are, and the runtime answers them.
+        if (websocket && offeredProtocols(req).some((p) => p.startsWith(TUNNEL_PREFIX))) return await this.tunnelPortForward(req, socket, head, url, cfg);
         return await proxyUpgrade({ url, method: req.method, headers: upgradeRequestHeaders(req.headers), tls: backendTLS(cfg), client: socket, clientHead: head });
       }
       const flags = streamFlags(query);
@@ -166,11 +195,10 @@ export class StreamingRoutes {
       if (flags.stdout) url.searchParams.set('output', '1');
       if (flags.stderr) url.searchParams.set('error', '1');
       if (flags.tty) url.searchParams.set('tty', '1');
-      if (websocket) {
-        const protocol = offeredProtocols(req).find((p) => TRANSLATED_PROTOCOLS.includes(p));
-        if (!protocol) throw StatusError.badRequest(`unable to upgrade: none of the requested protocols are supported (supported: ${TRANSLATED_PROTOCOLS.join(', ')})`);
-        return await translateRemoteCommand({ req, socket, head, protocol, backend: url, tls: backendTLS(cfg), flags });
-      }
+      // v5/v4 WebSocket clients are translated to SPDY; older channel protocols (v1-v3, base64)
+      // go through raw, as before upstream translated, and the runtime's server speaks them.
+      const translated = websocket ? offeredProtocols(req).find((p) => TRANSLATED_PROTOCOLS.includes(p)) : undefined;
+      if (translated) return await translateRemoteCommand({ req, socket, head, protocol: translated, backend: url, tls: backendTLS(cfg), flags });
       return await proxyUpgrade({ url, method: req.method, headers: upgradeRequestHeaders(req.headers), tls: backendTLS(cfg), client: socket, clientHead: head });
     } catch (e) {
       const err = e instanceof StatusError ? e : StatusError.internal(`error dialing backend: ${(e as Error).message}`);

@@ -16,6 +16,8 @@ describe('KubeletServer', () => {
   let pki: PKI;
   let server: KubeletServer;
   let other: { cert: string; key: string };
+  let running = false;
+  let statusCalls = 0;
 
   const get = (path: string, client?: { cert: string; key: string }, headers: Record<string, string> = {}) =>
     new Promise<{ status: number; body: string }>((resolve, reject) => {
@@ -42,7 +44,12 @@ describe('KubeletServer', () => {
       bindAddress: '127.0.0.1',
       tls: { cert: serving.cert, key: serving.key, ca: pki.caCert },
       deps: {
-        runtime: { containerStatus: async () => ({ status: { state: 'CONTAINER_EXITED' } }) } as unknown as ContainerRuntime,
+        runtime: {
+          containerStatus: async () => {
+            statusCalls++;
+            return { status: { state: running ? 'CONTAINER_RUNNING' : 'CONTAINER_EXITED' } };
+          },
+        } as unknown as ContainerRuntime,
         findPod: (ns, name) => (ns === 'default' && name === 'web' ? { pod } : undefined),
         findContainer: async (_ns, _pod, container) => (container === 'c' ? { containerId: 'c1', logPath } : `container ${container} is not valid for pod web`),
         listPods: () => [pod],
@@ -65,6 +72,36 @@ describe('KubeletServer', () => {
     const jane = await get('/pods', other);
     assert.equal(jane.status, 403);
     assert.match(JSON.parse(jane.body).message, /user=jane/);
+  });
+
+  it('a follower that goes away stops the kubelet reading', async () => {
+    running = true;
+    try {
+      const req = request({
+        host: '127.0.0.1',
+        port: server.port,
+        path: '/containerLogs/default/web/c?follow=true',
+        ca: pki.caCert,
+        cert: pki.kubeletClientCert,
+        key: pki.kubeletClientKey,
+        agent: false,
+      });
+      const first = await new Promise<string>((resolve, reject) => {
+        req.on('response', (res) => res.once('data', (d) => resolve(String(d))));
+        req.on('error', reject);
+        req.end();
+      });
+      assert.match(first, /^a\n/);
+      await new Promise((r) => setTimeout(r, 1200));
+      assert.ok(statusCalls > 0, 'following asks whether the container runs');
+      req.destroy();
+      await new Promise((r) => setTimeout(r, 300));
+      const after = statusCalls;
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.equal(statusCalls, after);
+    } finally {
+      running = false;
+    }
   });
 
   it('serves health, pods, stats, metrics and logs to the API server and admins', async () => {

@@ -18,6 +18,7 @@ import type { KubeObject } from '../../api/meta/v1.js';
 import { proxyUpgrade, upgradeRequestHeaders, writeRawResponse } from '../../machinery/httpstream/upgrade-proxy.js';
 import { LogOptionsError, parseLogOptions, readContainerLogs } from '../logs/read-logs.js';
 import type { ContainerRuntime } from '../runtime/runtime.js';
+import { resourceMetricsText, type Summary } from './stats-summary.js';
 
 /** What the kubelet server needs from the node agent. */
 export interface KubeletServerDeps {
@@ -33,7 +34,7 @@ export interface KubeletServerDeps {
   findContainer(namespace: string, podName: string, container?: string, previous?: boolean): Promise<{ containerId: string; logPath: string } | string>;
   /** The pods bound to this node, as the API has them (GET /pods). */
   listPods(): KubeObject[];
-  /** The Summary API document (GET /stats/summary). */
+  /** The Summary API document (GET /stats/summary; /metrics/resource is rendered from it). See StatsSummaryProvider. */
   statsSummary(): Promise<unknown>;
   /** Prometheus text (GET /metrics). */
   metrics(): Promise<string>;
@@ -122,7 +123,14 @@ export class KubeletServer {
         return sendJSON(res, 200, { kind: 'PodList', apiVersion: 'v1', metadata: {}, items: this.opts.deps.listPods() });
       }
       if (path === '/stats/summary') return sendJSON(res, 200, await this.opts.deps.statsSummary());
-      if (path === '/metrics' || path === '/metrics/resource' || path === '/metrics/cadvisor') {
+      if (path === '/metrics/resource') {
+        // metrics-server's source: rendered from the Summary the agent gives.
+        const summary = (await this.opts.deps.statsSummary()) as Summary;
+        res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' });
+        res.end(summary?.node && Array.isArray(summary.pods) ? resourceMetricsText(summary) : '');
+        return;
+      }
+      if (path === '/metrics' || path === '/metrics/cadvisor') {
         res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' });
         res.end(await this.opts.deps.metrics());
         return;
@@ -144,7 +152,7 @@ export class KubeletServer {
       if (e instanceof LogOptionsError) return sendText(res, 400, e.message);
       throw e;
     }
-    if (!this.opts.deps.findPod(ns, podName)) return sendText(res, 404, `pod "${podName}" not found`);
+    if (!this.opts.deps.findPod(ns, podName)) return sendText(res, 404, `pod "${podName}" does not exist`);
     const previous = q.get('previous') === 'true' || q.get('previous') === '1';
     const found = await this.opts.deps.findContainer(ns, podName, container, previous);
     if (typeof found === 'string') return sendText(res, 400, found);
@@ -154,24 +162,20 @@ export class KubeletServer {
       return sendText(res, 400, `failed to read container log ${found.logPath}: ${(e as Error).message}`);
     }
     const ac = new AbortController();
-    const abort = () => ac.abort();
-    req.on('close', abort);
-    res.on('close', abort);
+    // The response closes when it is done or the client went away (the request's own 'close'
+    // says only that its body was read).
+    res.on('close', () => ac.abort());
     res.writeHead(200, { 'Content-Type': 'text/plain', 'Cache-Control': 'no-cache, private' });
     // A follower sees the headers before the first line arrives.
     if (options.follow) res.flushHeaders();
     const runtime = this.opts.deps.runtime;
-    try {
-      await readContainerLogs({
-        path: found.logPath,
-        options,
-        out: res,
-        signal: ac.signal,
-        isRunning: async () => (await runtime.containerStatus(found.containerId)).status.state === 'CONTAINER_RUNNING',
-      });
-    } finally {
-      req.off('close', abort);
-    }
+    await readContainerLogs({
+      path: found.logPath,
+      options,
+      out: res,
+      signal: ac.signal,
+      isRunning: async () => (await runtime.containerStatus(found.containerId)).status.state === 'CONTAINER_RUNNING',
+    });
     res.end();
   }
 

@@ -11,18 +11,24 @@ import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { WebSocket } from 'ws';
 import type { KubeObject } from '../../api/meta/v1.js';
 import { issueCert } from '../../apiserver/pki/pki.js';
 import { kubeconfigYaml } from '../../apiserver/pki/kubeconfig.js';
 import { R } from '../../client/resources.js';
+import { canRunPods } from '../../testing/agent-cluster.js';
 import { startTestApi, type TestApi } from '../../testing/api-harness.js';
 import { startTestContainerd, type TestContainerd } from '../cri/testing.js';
 import type { ContainerConfig, PodSandboxConfig } from '../runtime/runtime.js';
 import { selectContainerInstance } from './container-lookup.js';
+import { StatsSummaryProvider } from './stats-summary.js';
 import { KubeletServer, type KubeletServerDeps } from './kubelet-server.js';
 
 const KUBECTL_DIR = '/usr/lib/google-cloud-sdk/bin';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+// Other minors (1.28–1.33) can be checked with K8TS_KUBECTL_VERSIONS=1.30,1.31.
+const versions = (process.env.K8TS_KUBECTL_VERSIONS ?? '1.32,1.27').split(',').map((x) => x.trim()).filter(Boolean);
+const echoContainer = (v: string) => `echo-${v.replace('.', '')}`;
 const WAIT_FOR_SIZE = 'for i in 1 2 3 4 5 6 7 8 9 10; do s=$(stty size 2>/dev/null); [ -n "$s" ] && [ "$s" != "0 0" ] && break; sleep 0.2; done; echo "size $s"; exit 4';
 
 interface Run {
@@ -31,7 +37,7 @@ interface Run {
   stderr: string;
 }
 
-describe('streaming through the API server to a kubelet on containerd', { timeout: 300_000 }, () => {
+describe('streaming through the API server to a kubelet on containerd', { timeout: 300_000, skip: canRunPods() }, () => {
   let t: TestContainerd;
   let api: TestApi;
   let kubelet: KubeletServer;
@@ -69,7 +75,9 @@ describe('streaming through the API server to a kubelet on containerd', { timeou
     image: { image: t.images.busybox },
     command,
     log_path: `${name}/0.log`,
-    stdin: name === 'shell',
+    // `cat` containers read the stdin that `kubectl attach -i` sends, once.
+    stdin: name.startsWith('echo-'),
+    stdin_once: name.startsWith('echo-'),
   });
 
   before(async () => {
@@ -82,6 +90,7 @@ describe('streaming through the API server to a kubelet on containerd', { timeou
       ['httpd', ['sh', '-c', 'mkdir -p /www && echo hello-from-httpd > /www/index.html && echo serving && exec httpd -f -p 8080 -h /www']],
       ['ticker', ['sh', '-c', 'i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.5; done']],
       ['short', ['sh', '-c', 'echo one; sleep 1; echo two; sleep 1; echo three']],
+      ...versions.map((v): [string, string[]] => [echoContainer(v), ['cat']]),
     ];
     for (const [name, cmd] of specs) {
       const id = await t.runtime.createContainer(sandboxId, containerConfig(name, cmd), sandbox);
@@ -97,12 +106,17 @@ describe('streaming through the API server to a kubelet on containerd', { timeou
     };
     const client = api.client();
     const created = await client.resource(R.pods).create('default', pod);
+    const podIP = (await t.runtime.podSandboxStatus(sandboxId)).status.network?.ip;
     await client.resource(R.pods).updateStatus({
       ...created,
-      status: { phase: 'Running', containerStatuses: specs.map(([name]) => ({ name, ready: true, restartCount: 0, image: 'busybox', imageID: '', state: { running: { startedAt: new Date().toISOString() } } })) },
+      status: { phase: 'Running', podIP, containerStatuses: specs.map(([name]) => ({ name, ready: true, restartCount: 0, image: 'busybox', imageID: '', state: { running: { startedAt: new Date().toISOString() } } })) },
     });
 
+    await client.resource(R.services).create('default', { metadata: { name: 'web' }, spec: { ports: [{ name: 'http', port: 80, targetPort: 8080 }], selector: { app: 'web' } } });
+    await client.resource(R.endpoints).create('default', { metadata: { name: 'web' }, subsets: [{ addresses: [{ ip: podIP }], ports: [{ name: 'http', port: 8080 }] }] } as never);
+
     const serving = await issueCert({ caCert: api.pki.caCert, caKey: api.pki.caKey, cn: 'system:node:n1', groups: ['system:nodes'], sans: ['127.0.0.1', 'localhost'], usage: 'server' });
+    const stats = new StatsSummaryProvider({ runtime: t.runtime, nodeName: 'n1', startTime: new Date() });
     const deps: KubeletServerDeps = {
       runtime: t.runtime,
       findPod: (ns, name) => (ns === 'default' && name === 'web' ? { pod: created, sandboxId } : undefined),
@@ -115,7 +129,7 @@ describe('streaming through the API server to a kubelet on containerd', { timeou
         return selectContainerInstance({ podName, container: container!, instances: [{ id: c.id, attempt: 0, status }], previous });
       },
       listPods: () => [created],
-      statsSummary: async () => ({ node: { nodeName: 'n1' }, pods: [] }),
+      statsSummary: () => stats.summary(),
       metrics: async () => 'kubelet_running_pods 1\n',
     };
     kubelet = new KubeletServer({ port: 0, bindAddress: '127.0.0.1', tls: { cert: serving.cert, key: serving.key, ca: api.pki.caCert }, deps });
@@ -138,8 +152,6 @@ describe('streaming through the API server to a kubelet on containerd', { timeou
     rmSync(dir, { recursive: true, force: true });
   });
 
-  // Other minors (1.28–1.33) can be checked with K8TS_KUBECTL_VERSIONS=1.30,1.31.
-  const versions = (process.env.K8TS_KUBECTL_VERSIONS ?? '1.32,1.27').split(',').map((x) => x.trim()).filter(Boolean);
   for (const v of versions) {
     it(`kubectl ${v}: logs, errors, logs -f ending with the container`, async () => {
       const logs = await kubectl(v, ['logs', 'web', '-c', 'httpd']);
@@ -147,7 +159,7 @@ describe('streaming through the API server to a kubelet on containerd', { timeou
       assert.equal(logs.stdout, 'serving\n');
       const raw = await kubectl(v, ['get', '--raw', '/api/v1/namespaces/default/pods/web/log']);
       assert.notEqual(raw.code, 0);
-      assert.match(raw.stderr, /a container name must be specified for pod web, choose one of: \[httpd ticker short\]/);
+      assert.match(raw.stderr, /a container name must be specified for pod web, choose one of: \[httpd ticker short( echo-\d+)*\]/);
       const bad = await kubectl(v, ['logs', 'web', '-c', 'nope']);
       assert.match(bad.stderr, /container nope is not valid for pod web/);
       const badExec = await kubectl(v, ['exec', 'web', '-c', 'nope', '--', 'ls']);
@@ -224,6 +236,11 @@ describe('streaming through the API server to a kubelet on containerd', { timeou
       assert.match(out, /tick \d+\n/);
     });
 
+    it(`kubectl ${v}: attach -i sends stdin to the container`, async () => {
+      const r = await kubectl(v, ['attach', '-i', 'web', '-c', echoContainer(v)], { input: 'hello attach\n', timeoutMs: 20_000 });
+      assert.equal(r.stdout, 'hello attach\n', r.stderr);
+    });
+
     it(`kubectl ${v}: port-forward`, async () => {
       const child = spawnKubectl(v, ['port-forward', 'pod/web', '0:8080', '-v=4']);
       let out = '';
@@ -262,6 +279,53 @@ describe('streaming through the API server to a kubelet on containerd', { timeou
     });
   }
 
+  it('the Summary API through nodes/proxy has the node and the pod with its containers', async () => {
+    await kubectl('1.32', ['get', '--raw', '/api/v1/nodes/n1/proxy/stats/summary']);
+    await sleep(300);
+    const r = await kubectl('1.32', ['get', '--raw', '/api/v1/nodes/n1/proxy/stats/summary']);
+    assert.equal(r.code, 0, r.stderr);
+    const summary = JSON.parse(r.stdout);
+    assert.equal(summary.node.nodeName, 'n1');
+    assert.ok(summary.node.memory.workingSetBytes > 0);
+    assert.ok(summary.node.cpu.usageNanoCores >= 0);
+    const pod = summary.pods.find((p: { podRef: { name: string } }) => p.podRef.name === 'web');
+    assert.ok(pod, r.stdout);
+    const httpd = pod.containers.find((c: { name: string }) => c.name === 'httpd');
+    assert.ok(httpd.memory.workingSetBytes > 0, JSON.stringify(httpd));
+    assert.ok(httpd.cpu.usageCoreNanoSeconds > 0, JSON.stringify(httpd));
+    assert.ok(pod.memory.workingSetBytes >= httpd.memory.workingSetBytes);
+    const metrics = await kubectl('1.32', ['get', '--raw', '/api/v1/nodes/n1/proxy/metrics/resource']);
+    assert.match(metrics.stdout, /^container_memory_working_set_bytes\{container="httpd",namespace="default",pod="web"\} \d+ \d+$/m);
+  });
+
+  it('older WebSocket channel protocols (base64) pass through to the runtime', async () => {
+    const url = `wss://127.0.0.1:${api.server.port}/api/v1/namespaces/default/pods/web/exec?container=httpd&command=echo&command=hi&stdout=true`;
+    const ws = new WebSocket(url, ['base64.channel.k8s.io'], { ca: api.pki.caCert, cert: api.pki.adminCert, key: api.pki.adminKey });
+    const frames: string[] = [];
+    ws.on('message', (d: Buffer) => frames.push(d.toString()));
+    await new Promise((resolve, reject) => {
+      ws.once('close', resolve);
+      ws.once('error', reject);
+    });
+    assert.equal(ws.protocol, 'base64.channel.k8s.io');
+    const stdout = frames.filter((f) => f[0] === '1').map((f) => Buffer.from(f.slice(1), 'base64').toString()).join('');
+    assert.equal(stdout, 'hi\n');
+  });
+
+  it('pods/proxy and services/proxy reach the pod', async () => {
+    for (const path of [
+      '/api/v1/namespaces/default/pods/web:8080/proxy/index.html',
+      '/api/v1/namespaces/default/services/web:http/proxy/index.html',
+      '/api/v1/namespaces/default/services/http:web:80/proxy/',
+    ]) {
+      const r = await kubectl('1.32', ['get', '--raw', path]);
+      assert.equal(r.code, 0, `${path}: ${r.stderr}`);
+      assert.equal(r.stdout, 'hello-from-httpd\n');
+    }
+    const missing = await kubectl('1.32', ['get', '--raw', '/api/v1/namespaces/default/services/web:nope/proxy/']);
+    assert.match(missing.stderr, /no endpoints available for service "web"/);
+  });
+
   it('discovery lists the streaming subresources', async () => {
     const r = await kubectl('1.32', ['api-resources', '--no-headers']);
     assert.equal(r.code, 0, r.stderr);
@@ -272,5 +336,7 @@ describe('streaming through the API server to a kubelet on containerd', { timeou
     assert.deepEqual(byName.get('pods/portforward'), ['create', 'get']);
     assert.deepEqual(byName.get('pods/attach'), ['create', 'get']);
     assert.ok(byName.has('nodes/proxy'));
+    assert.ok(byName.has('pods/proxy'));
+    assert.ok(byName.has('services/proxy'));
   });
 });

@@ -16,6 +16,8 @@ export interface BackendTLS {
   /** Replaces the host name check (e.g. to check an IP SAN another way); return an Error to refuse. */
   checkServerIdentity?: (host: string, cert: PeerCertificate) => Error | undefined;
   servername?: string;
+  /** false to accept any certificate (pods' own services, as upstream's pod proxy does). */
+  rejectUnauthorized?: boolean;
 }
 
 export interface DialUpgradeOptions {
@@ -52,6 +54,7 @@ export function dialUpgrade(o: DialUpgradeOptions): Promise<DialResult> {
           // Unset options must be absent, not undefined: tls.connect asserts on an undefined checkServerIdentity.
           ...(o.tls?.servername ? { servername: o.tls.servername } : {}),
           ...(o.tls?.checkServerIdentity ? { checkServerIdentity: o.tls.checkServerIdentity } : {}),
+          ...(o.tls?.rejectUnauthorized === false ? { rejectUnauthorized: false } : {}),
           minVersion: 'TLSv1.2',
         })
       : httpRequest(common);
