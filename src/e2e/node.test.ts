@@ -61,6 +61,28 @@ describe('node agent on containerd', { concurrency: false, skip }, () => {
     assert.equal(await k(['get', '--raw', `/api/v1/nodes/${flags.nodeName}/proxy/healthz`]), 'ok');
   });
 
+  it('serves the Summary API with node, pod and container figures from cgroups and the CRI', async () => {
+    const k = kubectlOf(get);
+    await k(['run', 'statspod', `--image=docker.io/k8ts/busybox:1.35`, '--', 'sh', '-c', 'head -c 5m /dev/zero > /tmp/blob; exec sleep 100000']);
+    await k(['wait', '--for=condition=Ready', 'pod/statspod', '--timeout=60s'], { timeoutMs: 70_000 });
+    const summary = await eventually(async () => {
+      const s = JSON.parse(await k(['get', '--raw', `/api/v1/nodes/${flags.nodeName}/proxy/stats/summary`]));
+      const p = s.pods.find((x: any) => x.podRef.name === 'statspod');
+      return p?.containers?.[0]?.memory?.workingSetBytes > 0 && p.memory?.workingSetBytes > 0 ? s : undefined;
+    }, 'pod figures in the summary', 30_000);
+    assert.equal(summary.node.nodeName, flags.nodeName);
+    assert.ok(summary.node.memory.workingSetBytes > 0);
+    assert.ok(summary.node.fs.capacityBytes > 0);
+    const pod = summary.pods.find((x: any) => x.podRef.name === 'statspod');
+    assert.equal(pod.podRef.namespace, 'default');
+    assert.equal(pod.containers[0].name, 'statspod');
+    assert.ok(pod.containers[0].cpu.usageCoreNanoSeconds > 0);
+    assert.ok(pod.network?.interfaces?.some((i: any) => i.name === 'eth0'), JSON.stringify(pod.network));
+    const metrics = await k(['get', '--raw', `/api/v1/nodes/${flags.nodeName}/proxy/metrics/resource`]);
+    assert.match(metrics, /^container_memory_working_set_bytes\{container="statspod",namespace="default",pod="statspod"\} \d+ \d+$/m);
+    await k(['delete', 'pod', 'statspod', '--grace-period=1']);
+  });
+
   describe('streaming', () => streaming(get, 'stream'));
   describe('lifecycle', () => lifecycle(get, 'life', hostDir));
   describe('storage', () => storage(get, 'store'));

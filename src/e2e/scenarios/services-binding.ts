@@ -117,11 +117,10 @@ export function servicesBinding(srv: () => K8tsServer, ns: string): void {
     assert.deepEqual((byName.get('bindings') as { verbs: string[] }).verbs, ['create']);
     const agg = (await raw.request('GET', '/api', undefined, { accept: 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList' })).json();
     const pods = agg.items[0].versions[0].resources.find((r: { resource: string }) => r.resource === 'pods');
-    assert.deepEqual(
-      pods.subresources.map((s: { subresource: string }) => s.subresource),
-      ['binding', 'eviction', 'status'],
-    );
-    assert.deepEqual(pods.subresources[1].responseKind, { group: 'policy', version: 'v1', kind: 'Eviction' });
+    const subs = pods.subresources.map((s: { subresource: string }) => s.subresource);
+    for (const s of ['attach', 'binding', 'eviction', 'exec', 'log', 'portforward', 'proxy', 'status']) assert.ok(subs.includes(s), `pods/${s} in ${subs}`);
+    assert.deepEqual([...subs].sort(), subs, 'sorted as upstream');
+    assert.deepEqual(pods.subresources.find((s: { subresource: string }) => s.subresource === 'eviction').responseKind, { group: 'policy', version: 'v1', kind: 'Eviction' });
   });
 
   test('pods/binding sets spec.nodeName once and marks the pod scheduled', async () => {

@@ -18,7 +18,8 @@ import type { KubeObject } from '../../api/meta/v1.js';
 import { proxyUpgrade, upgradeRequestHeaders, writeRawResponse } from '../../machinery/httpstream/upgrade-proxy.js';
 import { LogOptionsError, parseLogOptions, readContainerLogs } from '../logs/read-logs.js';
 import type { ContainerRuntime } from '../runtime/runtime.js';
-import { resourceMetricsText, type Summary } from './stats-summary.js';
+import { resourceMetrics } from '../stats/resource-metrics.js';
+import type { Summary } from '../stats/types.js';
 
 /** What the kubelet server needs from the node agent. */
 export interface KubeletServerDeps {
@@ -34,7 +35,7 @@ export interface KubeletServerDeps {
   findContainer(namespace: string, podName: string, container?: string, previous?: boolean): Promise<{ containerId: string; logPath: string } | string>;
   /** The pods bound to this node, as the API has them (GET /pods). */
   listPods(): KubeObject[];
-  /** The Summary API document (GET /stats/summary; /metrics/resource is rendered from it). See StatsSummaryProvider. */
+  /** The Summary API document (GET /stats/summary; /metrics/resource is rendered from it). See stats/summary.ts (StatsProvider). */
   statsSummary(): Promise<unknown>;
   /** Prometheus text (GET /metrics). */
   metrics(): Promise<string>;
@@ -127,7 +128,7 @@ export class KubeletServer {
         // metrics-server's source: rendered from the Summary the agent gives.
         const summary = (await this.opts.deps.statsSummary()) as Summary;
         res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' });
-        res.end(summary?.node && Array.isArray(summary.pods) ? resourceMetricsText(summary) : '');
+        res.end(summary?.node && Array.isArray(summary.pods) ? resourceMetrics(summary) : '');
         return;
       }
       if (path === '/metrics' || path === '/metrics/cadvisor') {
