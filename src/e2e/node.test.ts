@@ -79,7 +79,7 @@ describe('node agent on containerd', { concurrency: false, skip }, () => {
     assert.ok(pod.containers[0].cpu.usageCoreNanoSeconds > 0);
     assert.ok(pod.network?.interfaces?.some((i: any) => i.name === 'eth0'), JSON.stringify(pod.network));
     const metrics = await k(['get', '--raw', `/api/v1/nodes/${flags.nodeName}/proxy/metrics/resource`]);
-    assert.match(metrics, /^container_memory_working_set_bytes\{container="statspod",namespace="default",pod="statspod"\} \d+ \d+$/m);
+    assert.match(metrics, /^container_memory_working_set_bytes\{container="statspod",namespace="default",pod="statspod"\} [\d.e+]+ \d+$/m);
     await k(['delete', 'pod', 'statspod', '--grace-period=1']);
   });
 

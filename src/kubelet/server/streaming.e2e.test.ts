@@ -305,7 +305,7 @@ describe('streaming through the API server to a kubelet on containerd', { timeou
     assert.ok(httpd.memory.workingSetBytes > 0, JSON.stringify(httpd));
     assert.ok(httpd.cpu.usageCoreNanoSeconds > 0, JSON.stringify(httpd));
     const metrics = await kubectl('1.32', ['get', '--raw', '/api/v1/nodes/n1/proxy/metrics/resource']);
-    assert.match(metrics.stdout, /^container_memory_working_set_bytes\{container="httpd",namespace="default",pod="web"\} \d+ \d+$/m);
+    assert.match(metrics.stdout, /^container_memory_working_set_bytes\{container="httpd",namespace="default",pod="web"\} [\d.e+]+ \d+$/m);
   });
 
   it('older WebSocket channel protocols (base64) pass through to the runtime', async () => {
