@@ -37,6 +37,13 @@ function cpuSeconds(pid) {
   return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
 }
 
+/** CPU seconds the whole machine has spent busy (all cores, /proc/stat). */
+function systemCpuSeconds() {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal
+  return (f[0] + f[1] + f[2] + f[5] + f[6] + f[7]) / 100;
+}
+
 const srv = await startK8ts({ extraArgs: ['--cluster-cidr', `10.${96 + Math.floor(Math.random() * 32)}.0.0/16`] });
 const agentDir = mkdtempSync(join(tmpdir(), 'k8ts-bench-node-'));
 const flags = await agentClusterFlags('bench');
@@ -71,6 +78,8 @@ try {
     if (p.status?.phase === 'Running' && ready) runningAt.set(p.metadata.name, performance.now() - t0);
   });
   await sleep(500);
+  const containerdPid0 = Number(readFileSync(join(agentDir, 'agent', 'containerd', 'containerd.pid'), 'utf8').trim());
+  const cpu0 = { agent: cpuSeconds(agent.pid), containerd: cpuSeconds(containerdPid0), all: systemCpuSeconds() };
   t0 = performance.now();
   await Promise.all(Array.from({ length: PODS }, (_, i) => raw.request('POST', '/api/v1/namespaces/default/pods', JSON.stringify(pod(`p-${i}`)))));
   const created = performance.now() - t0;
@@ -79,6 +88,7 @@ try {
     await sleep(50);
   }
   stopWatch();
+  const burst = { agent: cpuSeconds(agent.pid) - cpu0.agent, containerd: cpuSeconds(containerdPid0) - cpu0.containerd, all: systemCpuSeconds() - cpu0.all };
   const lat = [...runningAt.values()].sort((a, b) => a - b);
   const total = lat[lat.length - 1];
   const agentPid = agent.pid;
@@ -87,6 +97,7 @@ try {
   console.log(`create requests sent in ${(created / 1000).toFixed(2)} s`);
   console.log(`create → Running and Ready: p50 ${(pct(lat, 50) / 1000).toFixed(2)} s, p99 ${(pct(lat, 99) / 1000).toFixed(2)} s, last ${(total / 1000).toFixed(2)} s`);
   console.log(`throughput: ${(PODS / (total / 1000)).toFixed(1)} pods/s`);
+  console.log(`CPU during the burst: ${burst.all.toFixed(1)} s on the machine (${(burst.all / (total / 1000)).toFixed(2)} cores busy on average): agent ${burst.agent.toFixed(1)} s, containerd ${burst.containerd.toFixed(1)} s, the rest (API server, shims, runc, CNI plugins) ${(burst.all - burst.agent - burst.containerd).toFixed(1)} s`);
   await sleep(5_000);
   console.log(`RSS with ${PODS} pods running: agent ${memoryMiB(agentPid).toFixed(0)} MiB (peak ${memoryMiB(agentPid, 'VmHWM').toFixed(0)} MiB), containerd ${memoryMiB(containerdPid).toFixed(0)} MiB`);
   const c0 = cpuSeconds(agentPid);

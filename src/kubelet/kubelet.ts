@@ -101,7 +101,7 @@ export class Kubelet {
     // Runtime pods with no API object are orphans (deleted while the agent was down).
     for (const rp of this.o.state.all()) if (!this.byUID.has(rp.uid)) this.queue.add(rp.uid);
     signal.addEventListener('abort', () => this.queue.shutdown(), { once: true });
-    void runWorkers(this.queue, this.o.workers ?? 8, (uid) => this.syncPod(uid), (uid, err) => this.o.log.warn({ uid, err: String((err as Error)?.stack ?? err) }, 'pod sync failed'));
+    void runWorkers(this.queue, this.o.workers ?? 32, (uid) => this.syncPod(uid), (uid, err) => this.o.log.warn({ uid, err: String((err as Error)?.stack ?? err) }, 'pod sync failed'));
     let lastResync = Date.now();
     let lastStaticRead = 0;
     while (!signal.aborted) {
