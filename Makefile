@@ -26,3 +26,4 @@ bench:
 	node bench/apiserver.mjs
 	node bench/scheduler.mjs
 	node bench/controllers.mjs
+	node bench/node.mjs
