@@ -13,6 +13,7 @@ import { isConflict, isNotFound } from '../client/transport.js';
 import { runWorkers, WorkQueue } from '../client/workqueue.js';
 import { CONFIG_HASH, CONFIG_MIRROR, isMirrorPod, mirrorPodOf, readStaticPods } from './config/static-pods.js';
 import { computePodStatus } from './pods/pod-status.js';
+import type { RestartBackoff } from './pods/backoff.js';
 import { PodSyncer, type PodSyncDeps } from './pods/pod-sync.js';
 import type { RuntimeContainer, RuntimeState } from './pods/runtime-state.js';
 
@@ -45,6 +46,8 @@ export interface KubeletOptions {
   staticPodPath?: string;
   /** The Node's UID (mirror pods are owned by the Node). */
   nodeUID?: () => string | undefined;
+  /** Container restart back-off (default 10 s doubling to 5 min). */
+  backoff?: RestartBackoff;
 }
 
 const RFC = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -62,7 +65,7 @@ export class Kubelet {
   private readonly staticPods = new Map<string, KubeObject>();
 
   constructor(private readonly o: KubeletOptions) {
-    this.syncer = new PodSyncer(o.sync);
+    this.syncer = new PodSyncer(o.sync, o.backoff);
     this.pods = new SharedInformer(o.client, R.pods, {
       fieldSelector: `spec.nodeName=${o.nodeName}`,
       onError: (err) => o.log.warn({ err: String(err) }, 'pod watch ended; resuming'),

@@ -67,11 +67,13 @@ export interface SyncResult {
 }
 
 export class PodSyncer {
-  readonly backoff = new RestartBackoff();
   /** Why containers are not running, by `<uid>/<name>`. */
   private readonly waitingReasons = new Map<string, Waiting>();
 
-  constructor(private readonly d: PodSyncDeps) {}
+  constructor(
+    private readonly d: PodSyncDeps,
+    readonly backoff = new RestartBackoff(),
+  ) {}
 
   waiting(uid: string, name: string): Waiting | undefined {
     return this.waitingReasons.get(`${uid}/${name}`);
