@@ -48,7 +48,9 @@ const srv = await startK8ts({ extraArgs: ['--cluster-cidr', `10.${96 + Math.floo
 const agentDir = mkdtempSync(join(tmpdir(), 'k8ts-bench-node-'));
 const flags = await agentClusterFlags('bench');
 const args = flags.args.filter((_a, i, all) => all[i] !== '--cluster-cidr' && all[i - 1] !== '--cluster-cidr');
-const agent = spawn(process.execPath, [K8TS_BIN, 'agent', '--server', srv.url, '--token-file', join(srv.dataDir, 'token'), '--data-dir', agentDir, '--max-pods', String(Math.max(110, PODS + 10)), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+// K8TS_BENCH_AGENT_NODE_ARGS: extra node flags for the agent, e.g. --cpu-prof --cpu-prof-dir=/tmp/prof
+const nodeArgs = (process.env.K8TS_BENCH_AGENT_NODE_ARGS ?? '').split(' ').filter(Boolean);
+const agent = spawn(process.execPath, [...nodeArgs, K8TS_BIN, 'agent', '--server', srv.url, '--token-file', join(srv.dataDir, 'token'), '--data-dir', agentDir, '--max-pods', String(Math.max(110, PODS + 10)), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
 let agentLog = '';
 agent.stderr.on('data', (d) => (agentLog = (agentLog + d).slice(-10_000)));
 const raw = new RawClient(srv.kubeconfig, { keepAlive: true });

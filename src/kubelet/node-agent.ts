@@ -267,7 +267,11 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<NodeAgent> {
     log,
   });
   stats.start(o.signal);
-  const logRotator = new ContainerLogRotator({ runtime, log });
+  const logRotator = new ContainerLogRotator({
+    runtime,
+    log,
+    running: () => state.all().flatMap((p) => p.containers.filter((c) => c.status.state === 'CONTAINER_RUNNING' && c.status.log_path).map((c) => ({ id: c.id, logPath: c.status.log_path }))),
+  });
   logRotator.start();
   images.startGarbageCollection(o.signal, { onError: (message) => log.warn({ err: message }, 'image garbage collection failed') });
   const kubeletServer = new KubeletServer({

@@ -18,6 +18,8 @@ export interface ContainerLogRotatorOptions {
   maxFiles?: number;
   now?: () => Date;
   log?: { warn(o: unknown, msg?: string): void };
+  /** Running containers and their log paths, when the caller already knows them (saves a ContainerStatus call each). */
+  running?: () => { id: string; logPath: string }[];
 }
 
 export class ContainerLogRotator {
@@ -49,6 +51,12 @@ export class ContainerLogRotator {
     if (this.running) return;
     this.running = true;
     try {
+      if (this.opts.running) {
+        for (const c of this.opts.running()) {
+          await this.rotate(c.id, c.logPath).catch((err) => this.opts.log?.warn({ err, container: c.id }, 'container log rotation failed'));
+        }
+        return;
+      }
       const containers = await this.opts.runtime.listContainers({ state: { state: 'CONTAINER_RUNNING' } });
       for (const c of containers) {
         try {

@@ -151,7 +151,12 @@ function latestPerName(containers: Container[]): Container[] {
   return [...byName.values()];
 }
 
-async function podStats(o: SummaryOptions, pod: KubeObject, now: Date, node: { rootfs: FsStats; imageFs?: FsStats; logsFs?: FsStats }): Promise<PodStats> {
+async function podStats(
+  o: SummaryOptions,
+  pod: KubeObject,
+  now: Date,
+  node: { rootfs: FsStats; imageFs?: FsStats; logsFs?: FsStats; containers?: Map<string, Container[]>; criStats?: Map<string, CriContainerStats[]> },
+): Promise<PodStats> {
   const rates = o.rates ?? sharedRates;
   const du = o.diskUsageCache ?? sharedDu;
   const time = rfc3339(now);
@@ -166,10 +171,8 @@ async function podStats(o: SummaryOptions, pod: KubeObject, now: Date, node: { r
   let ephemeralUsed = 0;
   let ephemeralInodes = 0;
   if (sb) {
-    const [containers, criStats] = await Promise.all([
-      o.runtime.listContainers({ pod_sandbox_id: sb.id }).catch(() => [] as Container[]),
-      o.runtime.listContainerStats({ pod_sandbox_id: sb.id }).catch(() => [] as CriContainerStats[]),
-    ]);
+    const containers = node.containers?.get(sb.id) ?? [];
+    const criStats = node.criStats?.get(sb.id) ?? [];
     const byId = new Map(criStats.map((s) => [s.attributes.id, s]));
     for (const c of latestPerName(containers)) {
       const s = byId.get(c.id);
@@ -318,9 +321,25 @@ export async function buildSummary(o: SummaryOptions): Promise<Summary> {
     }),
     pods: [],
   };
+  // One listing of containers and their stats for all pods (not two calls per pod).
+  const [allContainers, allStats] = await Promise.all([
+    o.runtime.listContainers().catch(() => [] as Container[]),
+    o.runtime.listContainerStats().catch(() => [] as CriContainerStats[]),
+  ]);
+  const containers = new Map<string, Container[]>();
+  const sandboxOf = new Map<string, string>();
+  for (const c of allContainers) {
+    sandboxOf.set(c.id, c.pod_sandbox_id);
+    containers.set(c.pod_sandbox_id, [...(containers.get(c.pod_sandbox_id) ?? []), c]);
+  }
+  const criStats = new Map<string, CriContainerStats[]>();
+  for (const st of allStats) {
+    const sb = sandboxOf.get(st.attributes.id);
+    if (sb) criStats.set(sb, [...(criStats.get(sb) ?? []), st]);
+  }
   for (const pod of o.pods) {
     if (!pod.metadata.uid) continue;
-    summary.pods.push(await podStats(o, pod, now, { rootfs, imageFs: rt.imageFs, logsFs }));
+    summary.pods.push(await podStats(o, pod, now, { rootfs, imageFs: rt.imageFs, logsFs, containers, criStats }));
   }
   rates.prune(now.getTime());
   const pids = o.sandboxPids ?? sharedPids;
