@@ -119,6 +119,52 @@ export function lifecycle(srv: () => K8tsServer, ns: string, hostDir: string): v
     assert.equal((await getPod('ready')).status.phase, 'Running');
   });
 
+  it('securityContext: user and group, read-only root filesystem, dropped capabilities, host namespaces', async () => {
+    await apply(
+      pod('secure', {
+        securityContext: { runAsUser: 1000, runAsGroup: 3000, supplementalGroups: [4000] },
+        containers: [
+          {
+            name: 'c',
+            image: BUSYBOX,
+            command: ['sleep', '100000'],
+            securityContext: { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+          },
+        ],
+      }),
+    );
+    await apply(pod('hostnet', { hostNetwork: true, hostPID: true, containers: [{ name: 'c', image: BUSYBOX, command: ['sleep', '100000'] }] }));
+    await k(['wait', '-n', ns, '--for=condition=Ready', 'pod/secure', 'pod/hostnet', '--timeout=60s'], { timeoutMs: 70_000 });
+    assert.equal(await k(['exec', '-n', ns, 'secure', '--', 'id', '-u']), '1000\n');
+    assert.equal(await k(['exec', '-n', ns, 'secure', '--', 'id', '-g']), '3000\n');
+    assert.match(await k(['exec', '-n', ns, 'secure', '--', 'id', '-G']), /\b4000\b/);
+    const touch = await srv().kubectl(['exec', '-n', ns, 'secure', '--', 'touch', '/x']);
+    assert.notEqual(touch.code, 0);
+    assert.match(touch.stderr, /Read-only file system/);
+    const caps = await k(['exec', '-n', ns, 'secure', '--', 'grep', 'CapEff', '/proc/self/status']);
+    assert.match(caps, /CapEff:\s+0000000000000000/);
+    assert.match(await k(['exec', '-n', ns, 'secure', '--', 'grep', 'NoNewPrivs', '/proc/self/status']), /NoNewPrivs:\s+1/);
+    // hostNetwork: the pod IP is the node's; hostPID: the host's processes are visible.
+    assert.equal(await k(['get', 'pod', 'hostnet', '-n', ns, '-o', 'jsonpath={.status.podIP}']), '127.0.0.1');
+    const ps = await k(['exec', '-n', ns, 'hostnet', '--', 'sh', '-c', 'ls /proc | grep -c "^[0-9]"']);
+    assert.ok(Number(ps) > 20, `host processes visible (${ps.trim()})`);
+    await k(['delete', 'pod', 'secure', 'hostnet', '-n', ns, '--grace-period=1', '--wait=false']);
+  });
+
+  it('volumes that cannot be set up leave the pod ContainerCreating with FailedMount events', async () => {
+    await apply(pod('badvol', {
+      containers: [{ name: 'c', image: BUSYBOX, command: ['sleep', '1000'], volumeMounts: [{ name: 'cm', mountPath: '/cm' }, { name: 'h', mountPath: '/h' }] }],
+      volumes: [{ name: 'cm', configMap: { name: 'missing' } }, { name: 'h', hostPath: { path: '/etc/hostname', type: 'Directory' } }],
+    }));
+    await eventually(async () => {
+      const ev = await k(['get', 'events', '-n', ns, '--field-selector', 'involvedObject.name=badvol,reason=FailedMount', '-o', 'jsonpath={range .items[*]}{.message}{"\\n"}{end}']);
+      return /configmap "missing" not found/.test(ev) && /hostPath type check failed: \/etc\/hostname is not a directory/.test(ev);
+    }, 'FailedMount events for both volumes', 30_000);
+    const w = JSON.parse(await k(['get', 'pod', 'badvol', '-n', ns, '-o', 'json'])).status.containerStatuses[0].state.waiting;
+    assert.equal(w.reason, 'ContainerCreating');
+    await k(['delete', 'pod', 'badvol', '-n', ns, '--grace-period=1', '--wait=false']);
+  });
+
   it('kubectl delete runs preStop, sends SIGTERM, and gives the process its grace period', async () => {
     await apply(
       pod('grace', {
