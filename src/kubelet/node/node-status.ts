@@ -9,7 +9,8 @@ import { versionInfo } from '../../apiserver/version.js';
 import type { Client } from '../../client/client.js';
 import { R } from '../../client/resources.js';
 import { sleep } from '../../client/sleep.js';
-import { isAlreadyExists, isConflict, isNotFound } from '../../client/transport.js';
+import { renewNodeLease } from './lease.js';
+import { isAlreadyExists } from '../../client/transport.js';
 import type { ContainerRuntime, Image } from '../runtime/runtime.js';
 
 export interface NodeStatusOptions {
@@ -31,7 +32,6 @@ export interface NodeStatusOptions {
 }
 
 const nowRFC = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
-const microTime = () => new Date().toISOString().replace('Z', '000Z');
 
 function readOr(path: string, fallback = ''): string {
   try {
@@ -146,23 +146,8 @@ export class NodeStatusManager {
     void this.postStatus(false).catch((err) => this.o.log.warn({ err: String(err) }, 'node status update failed'));
   }
 
-  private async renewLease(): Promise<void> {
-    const leases = this.o.client.resource(R.leases);
-    const name = this.o.nodeName;
-    const spec = { holderIdentity: name, leaseDurationSeconds: 40, renewTime: microTime() };
-    try {
-      await leases.patch('kube-node-lease', name, 'merge', { spec });
-    } catch (e) {
-      if (!isNotFound(e)) throw e;
-      try {
-        await leases.create('kube-node-lease', {
-          metadata: { name, namespace: 'kube-node-lease', ownerReferences: this.nodeUID ? [{ apiVersion: 'v1', kind: 'Node', name, uid: this.nodeUID }] : [] },
-          spec,
-        });
-      } catch (e2) {
-        if (!isAlreadyExists(e2) && !isConflict(e2)) throw e2;
-      }
-    }
+  private renewLease(): Promise<void> {
+    return renewNodeLease(this.o.client, this.o.nodeName, this.nodeUID);
   }
 
   private async runtimeState(): Promise<{ ready: boolean; message: string; images: Image[] }> {

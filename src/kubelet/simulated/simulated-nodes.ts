@@ -15,6 +15,7 @@ import { ApiError, isAlreadyExists, isConflict, isNotFound } from '../../client/
 import { runWorkers, WorkQueue } from '../../client/workqueue.js';
 import { durationToMillis, parseDuration } from '../../machinery/duration.js';
 import { versionInfo } from '../../apiserver/version.js';
+import { renewNodeLease } from '../node/lease.js';
 
 export const EXIT_AFTER = 'sim.k8ts.io/exit-after';
 export const EXIT_CODE = 'sim.k8ts.io/exit-code';
@@ -43,7 +44,6 @@ export interface SimulatedNodesOptions {
 }
 
 const nowRFC = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
-const microTime = () => new Date().toISOString().replace('Z', '000Z');
 
 const DEFAULT_CAPACITY = { cpu: '4', memory: '16Gi', pods: '110', 'ephemeral-storage': '100Gi' };
 
@@ -179,20 +179,8 @@ export class SimulatedNodes {
     await Promise.all(Array.from({ length: Math.min(16, all.length) }, worker));
   }
 
-  private async renewLease(st: NodeState): Promise<void> {
-    const leases = this.heartbeats_.resource(R.leases);
-    const name = st.spec.name;
-    const spec = { holderIdentity: name, leaseDurationSeconds: 40, renewTime: microTime() };
-    try {
-      await leases.patch('kube-node-lease', name, 'merge', { spec });
-    } catch (e) {
-      if (!isNotFound(e)) throw e;
-      const node = await this.heartbeats_.resource(R.nodes).get(undefined, name);
-      await leases.create('kube-node-lease', {
-        metadata: { name, namespace: 'kube-node-lease', ownerReferences: [{ apiVersion: 'v1', kind: 'Node', name, uid: node.metadata.uid! }] },
-        spec,
-      });
-    }
+  private renewLease(st: NodeState): Promise<void> {
+    return renewNodeLease(this.heartbeats_, st.spec.name);
   }
 
   /** Renews every node's Lease each interval (spread over the interval) and refreshes status. */
