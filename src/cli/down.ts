@@ -6,7 +6,7 @@
 
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { Containerd } from '../kubelet/cri/containerd.js';
 import { CriRuntime } from '../kubelet/cri/cri-runtime.js';
@@ -18,9 +18,13 @@ import { defaultDataDir } from './flags.js';
 const execFileP = promisify(execFile);
 
 export const DOWN_HELP = `Usage: k8ts down [--data-dir DIR]
+       k8ts down --cluster NAME [--dir DIR]
 
 Stops and removes every pod of the node agent whose state is in DIR/agent (the server's or the
 agent's data dir), containerd, mounts, the pod network bridge and pod cgroups. Data in DIR stays.
+
+With --cluster: removes a cluster made by 'k8ts up' (its processes, pods, network namespaces,
+interfaces, routes, iptables rules and kubeconfig context).
 `;
 
 /** What a running agent records about itself, so that `down` knows what to remove. */
@@ -35,9 +39,25 @@ export function agentRecordPath(agentDir: string): string {
 }
 
 export async function runDown(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { 'data-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true });
+  const { values } = parseArgs({
+    args: argv,
+    options: { 'data-dir': { type: 'string' }, cluster: { type: 'string' }, dir: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    strict: true,
+  });
   if (values.help) {
     process.stdout.write(DOWN_HELP);
+    return;
+  }
+  if (values.cluster) {
+    const { defaultClusterRoot, readUpRecord, teardownCluster } = await import('./up.js');
+    const dir = resolve(values.dir ?? join(defaultClusterRoot(), values.cluster));
+    const rec = readUpRecord(dir);
+    if (!rec) {
+      process.stderr.write(`k8ts down: no cluster recorded in ${dir}\n`);
+      process.exitCode = 1;
+      return;
+    }
+    await teardownCluster(rec, (m) => process.stderr.write(`k8ts down: ${m}\n`));
     return;
   }
   const dataDir = values['data-dir'] ?? defaultDataDir();

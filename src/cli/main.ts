@@ -17,6 +17,7 @@ Commands:
   agent     Run a node agent (--simulated: a simulated node for tests)
   sim       Run N simulated nodes in one process (scale tests)
   scheduler Run a scheduler on its own (e.g. a second scheduler with --scheduler-name)
+  up        Start a local multi-node cluster (server + N agents in network namespaces)
   down      Remove every pod, mount, network device and cgroup a node agent left behind
   image     Import image archives into the node's containerd (air-gapped nodes), list images
   kubectl   Run kubectl with the server's admin kubeconfig (KUBECONFIG=<data-dir>/kubeconfig)
@@ -40,6 +41,8 @@ export async function main(argv: string[]): Promise<void> {
       return runKubectl(rest);
     case 'down':
       return runDown(rest);
+    case 'up':
+      return (await import('./up.js')).runUp(rest);
     case 'image':
       return (await import('./image.js')).runImageCommand(rest);
     case 'version': {

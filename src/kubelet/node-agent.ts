@@ -29,6 +29,7 @@ import { readTerminationMessage, terminationMessageHostFile } from './pod-files/
 import type { RuntimeContainer } from './pods/runtime-state.js';
 import { latestByName, previousByName, RuntimeState } from './pods/runtime-state.js';
 import { KubeletServer } from './server/kubelet-server.js';
+import { HostGwRoutes } from '../network/routes/host-gw.js';
 import { StatsProvider } from './stats/summary.js';
 import { ContainerLogRotator } from './logs/log-rotator.js';
 import { resourceMetrics } from './stats/resource-metrics.js';
@@ -313,6 +314,9 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<NodeAgent> {
     },
   });
   await kubeletServer.start();
+  // Routes to the other nodes' pods (host-gw).
+  const routes = new HostGwRoutes({ client, nodeName, log });
+  void routes.run(o.signal).catch((err) => log.warn({ err: String(err) }, 'pod routes not synced'));
   void kubelet.run(o.signal);
   log.info({ node: nodeName, nodeIP, kubeletPort: s.kubeletPort }, 'node agent running');
   return {
