@@ -1,0 +1,96 @@
+// `k8ts up --nodes 3 --isolated`: a multi-node cluster in network namespaces on this machine.
+// Pods on every node, reachable from the host and from each other across nodes (host-gw routes);
+// kubectl exec and logs through each node's kubelet; and `k8ts down --cluster` leaves the
+// host's namespaces, links, routes, mounts and iptables as they were.
+
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { canRunPods } from '../testing/agent-cluster.js';
+import { K8TS_BIN, KUBECTL } from '../testing/k8ts-server.js';
+
+const skip = canRunPods();
+const BUSYBOX = 'docker.io/k8ts/busybox:1.35';
+
+/** What on the host belongs to the cluster: its namespaces, links, routes, iptables lines, mounts. */
+function hostState(name: string, dir: string, index: number): string[] {
+  const out = (cmd: string, args: string[]) => execFileSync(cmd, args, { encoding: 'utf8' });
+  const mine = (l: string) => l.includes(name) || l.includes(`172.31.${index}.`) || l.includes(`169.254.${index}.`) || l.includes(`10.${64 + index}.`) || l.includes(dir);
+  return [
+    ...out('ip', ['netns', 'list']).split('\n').filter(mine).map((l) => `netns ${l}`),
+    ...out('ip', ['-o', 'link']).split('\n').filter(mine).map((l) => `link ${l.replace(/^\d+: /, '')}`),
+    ...out('ip', ['route']).split('\n').filter(mine).map((l) => `route ${l}`),
+    ...out('iptables-save', []).split('\n').filter(mine).map((l) => `iptables ${l}`),
+    ...readFileSync('/proc/mounts', 'utf8').split('\n').filter(mine).map((l) => `mount ${l}`),
+  ].sort();
+}
+
+describe('k8ts up: a multi-node cluster in network namespaces', { skip, concurrency: false }, () => {
+  const name = `u${randomBytes(2).toString('hex')}`;
+  const index = 8 + (randomBytes(1)[0] % 48);
+  const dir = mkdtempSync(join(tmpdir(), 'k8ts-up-'));
+  const home = mkdtempSync(join(tmpdir(), 'k8ts-up-home-'));
+  let kubeconfig = '';
+  let before_: string[] = [];
+  const k = (args: string[], input?: string) => {
+    const r = spawnSync(KUBECTL, args, { env: { ...process.env, KUBECONFIG: kubeconfig, HOME: home }, encoding: 'utf8', input, timeout: 60_000 });
+    assert.equal(r.status, 0, `kubectl ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  };
+  before(() => {
+    before_ = hostState(name, dir, index);
+    const r = spawnSync(process.execPath, [K8TS_BIN, 'up', '--nodes', '3', '--isolated', '--name', name, '--subnet-index', String(index), '--dir', dir, '--timeout', '120'], {
+      env: { ...process.env, HOME: home },
+      encoding: 'utf8',
+      timeout: 180_000,
+    });
+    assert.equal(r.status, 0, r.stderr);
+    kubeconfig = r.stdout.trim();
+    assert.match(r.stderr, /with 3 nodes is Ready in/);
+  });
+  after(() => {
+    spawnSync(process.execPath, [K8TS_BIN, 'down', '--cluster', name, '--dir', dir], { env: { ...process.env, HOME: home }, timeout: 180_000 });
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  it('has three Ready nodes with their own addresses and pod ranges; the context is merged', () => {
+    const nodes = JSON.parse(k(['get', 'nodes', '-o', 'json'])).items;
+    assert.deepEqual(nodes.map((n: any) => n.metadata.name).sort(), [`${name}-node-1`, `${name}-node-2`, `${name}-node-3`]);
+    for (const n of nodes) {
+      assert.match(n.status.addresses[0].address, new RegExp(`^172\\.31\\.${index}\\.1[1-3]$`));
+      assert.match(n.spec.podCIDR, new RegExp(`^10\\.${64 + index}\\.\\d+\\.0/24$`));
+    }
+    const merged = readFileSync(join(home, '.kube', 'config'), 'utf8');
+    assert.match(merged, new RegExp(`current-context: ${name}`));
+  });
+
+  it('runs pods on every node, reachable from the host and from pods on other nodes', () => {
+    k(['create', 'deployment', 'web', `--image=${BUSYBOX}`, '--replicas=6', '--', 'sh', '-c', 'echo $HOSTNAME > /index.html; exec httpd -f -p 8080 -h /']);
+    k(['rollout', 'status', 'deployment/web', '--timeout=90s']);
+    const pods = JSON.parse(k(['get', 'pods', '-l', 'app=web', '-o', 'json'])).items;
+    assert.equal(new Set(pods.map((p: any) => p.spec.nodeName)).size, 3, 'spread over the three nodes');
+    for (const p of pods) {
+      const body = execFileSync('curl', ['-s', '-m', '5', `http://${p.status.podIP}:8080/index.html`], { encoding: 'utf8' });
+      assert.equal(body, `${p.metadata.name}\n`);
+    }
+    const from = pods[0];
+    for (const p of pods.filter((x: any) => x.spec.nodeName !== from.spec.nodeName)) {
+      const body = k(['exec', from.metadata.name, '--', 'wget', '-qO-', `http://${p.status.podIP}:8080/index.html`]);
+      assert.equal(body, `${p.metadata.name}\n`, `from ${from.spec.nodeName} to ${p.spec.nodeName}`);
+    }
+    assert.equal(k(['logs', pods[pods.length - 1].metadata.name]), '');
+  });
+
+  it('k8ts down removes every namespace, link, route, rule and mount it made', () => {
+    const r = spawnSync(process.execPath, [K8TS_BIN, 'down', '--cluster', name, '--dir', dir], { env: { ...process.env, HOME: home }, encoding: 'utf8', timeout: 180_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(hostState(name, dir, index), before_);
+    assert.equal(spawnSync('pgrep', ['-f', dir]).status, 1, 'no process of the cluster left');
+    assert.doesNotMatch(readFileSync(join(home, '.kube', 'config'), 'utf8'), new RegExp(`name: ${name}\\b`));
+  });
+});
