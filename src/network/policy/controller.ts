@@ -164,11 +164,16 @@ export class NetworkPolicyController {
   async cleanup(): Promise<void> {
     this.stopped = true;
     const next = this.chain.then(async () => {
-      const text = buildCleanupRules(parseExistingRules(await this.iptables.saveFilter()));
-      if (text) await this.iptables.restore(text);
+      await removeNetworkPolicyRules(this.iptables);
       this.lastApplied = '';
     });
     this.chain = next.catch(() => {});
     await next;
   }
+}
+
+/** Removes every K8TS-NWPLCY chain and the FORWARD jump, without a controller (for `k8ts down`). */
+export async function removeNetworkPolicyRules(iptables: IptablesRunner = iptablesRunner()): Promise<void> {
+  const text = buildCleanupRules(parseExistingRules(await iptables.saveFilter()));
+  if (text) await iptables.restore(text);
 }

@@ -67,6 +67,8 @@ describe('NetworkPolicy enforcement between pods on a bridge', { skip }, () => {
   test('default deny ingress in a namespace blocks its pods, not their egress', async () => {
     await apply([{ ns: 'prod', spec: { podSelector: {} } }]);
     assert.deepEqual(await reachable(ALL), ['b→c:8080', 'a→c:8080']);
+    // The node itself still reaches its pods (probes): its traffic goes through OUTPUT, not FORWARD.
+    assert.ok(await topo.connect('node', topo.pods.b.ip, 8080), 'node → prod/web');
   });
 
   test('a podSelector peer lets exactly that pod of the namespace in', async () => {

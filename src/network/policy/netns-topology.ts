@@ -14,7 +14,7 @@ export interface Topology {
   /** The namespace holding the bridge: where the policy rules go. */
   node: string;
   pods: Record<string, TopologyPod>;
-  /** True when `from` gets an answer from ip:port within the timeout. */
+  /** True when `from` (a pod's name, or "node") gets an answer from ip:port within the timeout. */
   connect(from: string, ip: string, port: number, timeoutSec?: number): Promise<boolean>;
   destroy(): void;
 }
@@ -103,7 +103,7 @@ export async function createTopology(o: { prefix: string; subnet: string; pods: 
     destroy,
     connect: (from, addr, port, timeoutSec = 1) =>
       new Promise((resolve) => {
-        const child = spawn('ip', ['netns', 'exec', pods[from].netns, '/bin/busybox', 'nc', '-w', String(timeoutSec), addr, String(port)], { stdio: ['ignore', 'pipe', 'ignore'] });
+        const child = spawn('ip', ['netns', 'exec', from === 'node' ? node : pods[from].netns, '/bin/busybox', 'nc', '-w', String(timeoutSec), addr, String(port)], { stdio: ['ignore', 'pipe', 'ignore'] });
         let out = '';
         child.stdout.on('data', (d: Buffer) => (out += d));
         child.on('close', () => resolve(out.includes(`hi ${port}`)));
