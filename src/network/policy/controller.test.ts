@@ -23,6 +23,7 @@ describe('NetworkPolicyController', { skip }, () => {
   let controller: NetworkPolicyController;
   const ac = new AbortController();
   let running: Promise<void>;
+  let restores = 0;
   const warnings: string[] = [];
   const log = { info() {}, debug() {}, error: (o: unknown) => warnings.push(JSON.stringify(o)), warn: (o: unknown) => warnings.push(JSON.stringify(o)) };
 
@@ -35,7 +36,9 @@ describe('NetworkPolicyController', { skip }, () => {
       const ip = topo.pods[key].ip;
       await client.resource(R.pods).patch(ns, name, 'merge', { status: { phase: 'Running', podIP: ip, podIPs: [{ ip }] } }, { subresource: 'status' });
     }
-    controller = new NetworkPolicyController({ client, nodeName: 'node-1', netns: topo.node, log, batchMs: 20 });
+    const real = iptablesRunner({ netns: topo.node });
+    const iptables = { saveFilter: () => real.saveFilter(), restore: (t: string) => (restores++, real.restore(t)) };
+    controller = new NetworkPolicyController({ client, nodeName: 'node-1', iptables, log, batchMs: 20 });
     running = controller.run(ac.signal);
   });
 
@@ -58,6 +61,15 @@ describe('NetworkPolicyController', { skip }, () => {
     await controller.syncNow();
     assert.deepEqual(await chains(), ['K8TS-NWPLCY-FORWARD']);
     assert.equal(await reachable([['a', 'b'], ['c', 'b']]), 'a→b:open c→b:open');
+  });
+
+  test('status churn that does not matter to policies applies nothing', async () => {
+    const before = restores;
+    const now = new Date().toISOString();
+    await client.resource(R.pods).patch('prod', 'web', 'merge', { status: { conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: now }] } }, { subresource: 'status' });
+    await client.resource(R.pods).patch('prod', 'web', 'merge', { metadata: { annotations: { touched: now } } });
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(restores, before);
   });
 
   test('policies created, namespaces relabelled and policies deleted through the API take effect', async () => {

@@ -65,7 +65,13 @@ export class NetworkPolicyController {
     this.iptables = o.iptables ?? iptablesRunner({ netns: o.netns });
     this.resyncMs = o.resyncMs ?? 60_000;
     this.batchMs = o.batchMs ?? 100;
-    const onError = (what: string) => (e: unknown) => o.log.debug({ err: String(e), resource: what }, 'network policy watch failed, retrying');
+    // Until every cache has synced nothing is enforced, so a failing watch is worth a warning (once per message).
+    const lastError = new Map<string, string>();
+    const onError = (what: string) => (e: unknown) => {
+      const err = e instanceof Error ? e.message : String(e);
+      if (lastError.get(what) !== err) o.log.warn({ err, resource: what }, 'network policy controller cannot list/watch, retrying');
+      lastError.set(what, err);
+    };
     this.pods = new SharedInformer(o.client, R.pods, { onError: onError('pods') });
     this.namespaces = new SharedInformer(o.client, R.namespaces, { onError: onError('namespaces') });
     this.policies = new SharedInformer(o.client, NETWORK_POLICIES, { onError: onError('networkpolicies') });
@@ -142,18 +148,18 @@ export class NetworkPolicyController {
   private syncOnce(force: boolean): Promise<void> {
     const next = this.chain.then(async () => {
       if (this.stopped) return;
-      const existing = parseExistingRules(await this.iptables.saveFilter());
+      const state = { nodeName: this.o.nodeName, pods: this.pods.indexer.list(), namespaces: this.namespaces.indexer.list(), policies: this.policies.indexer.list() };
       const problems = new Set<string>();
-      const text = buildPolicyRules(
-        { nodeName: this.o.nodeName, pods: this.pods.indexer.list(), namespaces: this.namespaces.indexer.list(), policies: this.policies.indexer.list(), existing },
-        (m) => problems.add(m),
-      );
+      // The rules wanted, regardless of what is in place: unchanged means nothing to do (unless forced).
+      const desired = buildPolicyRules(state, (m) => problems.add(m));
       for (const m of problems) if (!this.lastProblems.has(m)) this.o.log.warn({ problem: m }, 'network policy cannot be enforced as written');
       this.lastProblems = problems;
-      if (!force && text === this.lastApplied) return;
+      if (!force && desired === this.lastApplied) return;
       const started = Date.now();
+      const existing = parseExistingRules(await this.iptables.saveFilter());
+      const text = buildPolicyRules({ ...state, existing });
       await this.iptables.restore(text);
-      this.lastApplied = text;
+      this.lastApplied = desired;
       this.o.log.debug({ lines: text.split('\n').length, ms: Date.now() - started }, 'network policy rules applied');
     });
     this.chain = next.catch(() => {});
