@@ -7,6 +7,7 @@ import type { KubeObject } from '../../api/meta/v1.js';
 import type { Client } from '../../client/client.js';
 import { SharedInformer } from '../../client/informer.js';
 import { R, type GVR } from '../../client/resources.js';
+import { isGone } from '../../client/transport.js';
 import { iptablesRunner, type IptablesRunner } from './iptables-runner.js';
 import { buildCleanupRules, buildPolicyRules, parseExistingRules } from './policy-rules.js';
 
@@ -68,6 +69,7 @@ export class NetworkPolicyController {
     // Until every cache has synced nothing is enforced, so a failing watch is worth a warning (once per message).
     const lastError = new Map<string, string>();
     const onError = (what: string) => (e: unknown) => {
+      if (isGone(e)) return; // a compacted version: the reflector lists again, nothing is wrong
       const err = e instanceof Error ? e.message : String(e);
       if (lastError.get(what) !== err) o.log.warn({ err, resource: what }, 'network policy controller cannot list/watch, retrying');
       lastError.set(what, err);
