@@ -62,6 +62,7 @@ describe('NetworkPolicy enforcement between pods on a bridge', { skip }, () => {
   test('without policies everything connects', async () => {
     await apply([]);
     assert.deepEqual(await reachable(ALL), ALL);
+    assert.ok(await topo.connectUdp('a', topo.pods.b.ip, 8080), 'UDP a→b:8080');
   });
 
   test('default deny ingress in a namespace blocks its pods, not their egress', async () => {
@@ -103,6 +104,13 @@ describe('NetworkPolicy enforcement between pods on a bridge', { skip }, () => {
     await apply([{ ns: 'prod', spec: { podSelector: { matchLabels: { app: 'client' } }, egress: [{ to: [{ podSelector: { matchLabels: { app: 'web' } } }], ports: [{ port: 'http' }] }] } }]);
     // Ingress + Egress (the default with egress rules): b may not open connections to a, but a's replies come back.
     assert.deepEqual(await reachable(['a→b:8080', 'a→b:9000', 'a→c:8080', 'b→a:8080']), ['a→b:8080']);
+  });
+
+  test('protocols: a UDP port rule does not open TCP, and the reverse', async () => {
+    await apply([{ ns: 'prod', spec: { podSelector: { matchLabels: { app: 'web' } }, ingress: [{ ports: [{ protocol: 'UDP', port: 8081 }, { port: 8080 }] }] } }]);
+    const b = topo.pods.b.ip;
+    const [udp8081, tcp8081, udp8080, tcp8080] = await Promise.all([topo.connectUdp('a', b, 8081), topo.connect('a', b, 8081), topo.connectUdp('a', b, 8080), topo.connect('a', b, 8080)]);
+    assert.deepEqual({ udp8081, tcp8081, udp8080, tcp8080 }, { udp8081: true, tcp8081: false, udp8080: false, tcp8080: true });
   });
 
   test('stale chains go away and cleanup leaves nothing behind', async () => {

@@ -14,8 +14,10 @@ export interface Topology {
   /** The namespace holding the bridge: where the policy rules go. */
   node: string;
   pods: Record<string, TopologyPod>;
-  /** True when `from` (a pod's name, or "node") gets an answer from ip:port within the timeout. */
+  /** True when `from` (a pod's name, or "node") gets an answer from ip:port (TCP) within the timeout. */
   connect(from: string, ip: string, port: number, timeoutSec?: number): Promise<boolean>;
+  /** The same over UDP: a datagram out, the answer back. */
+  connectUdp(from: string, ip: string, port: number, timeoutSec?: number): Promise<boolean>;
   destroy(): void;
 }
 
@@ -35,11 +37,23 @@ export function netnsUnavailable(): string | undefined {
 
 const SERVER = `
 const net = require('node:net');
+const dgram = require('node:dgram');
 let pending = 0;
 for (const port of process.argv.slice(1).map(Number)) {
-  pending++;
-  net.createServer((s) => { s.on('error', () => {}); s.end('hi ' + port + '\\n'); }).listen(port, '0.0.0.0', () => { if (--pending === 0) console.log('ready'); });
+  pending += 2;
+  const ready = () => { if (--pending === 0) console.log('ready'); };
+  net.createServer((s) => { s.on('error', () => {}); s.end('hi ' + port + '\\n'); }).listen(port, '0.0.0.0', ready);
+  const u = dgram.createSocket('udp4');
+  u.on('message', (m, from) => u.send('hi ' + port + '\\n', from.port, from.address));
+  u.bind(port, '0.0.0.0', ready);
 }`;
+
+const UDP_CLIENT = `
+const u = require('node:dgram').createSocket('udp4');
+const [addr, port, ms] = process.argv.slice(1);
+u.on('message', (m) => { process.stdout.write(m); process.exit(0); });
+setTimeout(() => process.exit(1), Number(ms));
+u.send('ping', Number(port), addr);`;
 
 /**
  * Builds the topology: `prefix` names the namespaces (keep it unique per test file), `subnet` is
@@ -97,16 +111,18 @@ export async function createTopology(o: { prefix: string; subnet: string; pods: 
     destroy();
     throw e;
   }
+  const answered = (from: string, argv: string[], port: number) =>
+    new Promise<boolean>((resolve) => {
+      const child = spawn('ip', ['netns', 'exec', from === 'node' ? node : pods[from].netns, ...argv], { stdio: ['ignore', 'pipe', 'ignore'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d));
+      child.on('close', () => resolve(out.includes(`hi ${port}`)));
+    });
   return {
     node,
     pods,
     destroy,
-    connect: (from, addr, port, timeoutSec = 1) =>
-      new Promise((resolve) => {
-        const child = spawn('ip', ['netns', 'exec', from === 'node' ? node : pods[from].netns, '/bin/busybox', 'nc', '-w', String(timeoutSec), addr, String(port)], { stdio: ['ignore', 'pipe', 'ignore'] });
-        let out = '';
-        child.stdout.on('data', (d: Buffer) => (out += d));
-        child.on('close', () => resolve(out.includes(`hi ${port}`)));
-      }),
+    connect: (from, addr, port, timeoutSec = 1) => answered(from, ['/bin/busybox', 'nc', '-w', String(timeoutSec), addr, String(port)], port),
+    connectUdp: (from, addr, port, timeoutSec = 1) => answered(from, [process.execPath, '-e', UDP_CLIENT, addr, String(port), String(timeoutSec * 1000)], port),
   };
 }
