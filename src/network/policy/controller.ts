@@ -91,6 +91,7 @@ export class NetworkPolicyController {
   /** Runs until `signal` aborts. Rules stay in place afterwards (a restarted agent takes them over); see cleanup(). */
   async run(signal: AbortSignal): Promise<void> {
     if (this.running) throw new Error('NetworkPolicyController is already running');
+    if (signal.aborted) return;
     this.running = true;
     this.stopped = false;
     for (const inf of [this.pods, this.namespaces, this.policies]) void inf.run(signal);
