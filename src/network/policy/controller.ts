@@ -3,6 +3,7 @@
 // them. Level-triggered: every sync rebuilds the whole rule set from the informers' caches and
 // applies it as one `iptables-restore --noflush` transaction, which also drops stale chains.
 
+import { readFileSync } from 'node:fs';
 import type { KubeObject } from '../../api/meta/v1.js';
 import type { Client } from '../../client/client.js';
 import { SharedInformer } from '../../client/informer.js';
@@ -83,6 +84,17 @@ export class NetworkPolicyController {
     this.pods.addEventHandler({ add: changed, update: (a, b) => podFingerprint(a) !== podFingerprint(b) && changed(), delete: changed });
   }
 
+  /** Pods on one bridge talk past iptables unless br_netfilter hands bridged IPv4 to it. */
+  private checkBridgeNetfilter(): void {
+    let value: string;
+    try {
+      value = readFileSync('/proc/sys/net/bridge/bridge-nf-call-iptables', 'utf8').trim();
+    } catch {
+      value = 'missing (br_netfilter not loaded)';
+    }
+    if (value !== '1') this.o.log.warn({ 'net.bridge.bridge-nf-call-iptables': value }, 'traffic between pods on this node bypasses iptables, network policies cannot filter it: modprobe br_netfilter and set net.bridge.bridge-nf-call-iptables=1');
+  }
+
   private markDirty(): void {
     this.dirty = true;
     this.wake?.();
@@ -92,6 +104,7 @@ export class NetworkPolicyController {
   async run(signal: AbortSignal): Promise<void> {
     if (this.running) throw new Error('NetworkPolicyController is already running');
     if (signal.aborted) return;
+    if (!this.o.iptables && !this.o.netns) this.checkBridgeNetfilter();
     this.running = true;
     this.stopped = false;
     for (const inf of [this.pods, this.namespaces, this.policies]) void inf.run(signal);
