@@ -208,7 +208,9 @@ export class IngressProxy {
         clearTimeout(connectTimer);
         if (done) return upRes.resume();
         res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, responseHeaders(upRes));
-        res.flushHeaders();
+        // Streamed responses (server-sent events, long polls) show their headers at once; sized
+        // ones let the headers go out with the first body bytes.
+        if (upRes.headers['content-length'] === undefined) res.flushHeaders();
         upRes.pipe(res);
         upRes.on('error', () => res.destroy());
         upRes.on('aborted', () => res.destroy());
