@@ -130,6 +130,22 @@ describe('IngressController', () => {
     assert.equal(cls.metadata.annotations?.[DEFAULT_CLASS_ANNOTATION], 'true');
   });
 
+  test('a second controller does not take the default; a deleted IngressClass comes back', async () => {
+    const second = new IngressController({ client: api.client('k8ts-ingress-2'), httpPort: 0, httpsPort: 0, bindAddress: '127.0.0.1', className: 'second', log: { info() {}, warn() {}, error() {} } });
+    try {
+      await second.start();
+      const cls = await until(() => client.resource(INGRESS_CLASSES).get(undefined, 'second').catch(() => undefined), 'IngressClass second');
+      assert.equal(cls.metadata.annotations?.[DEFAULT_CLASS_ANNOTATION], undefined);
+      assert.equal(second.serves({ metadata: { name: 'x', namespace: 'default' }, spec: {} } as KubeObject), false);
+    } finally {
+      await second.stop();
+    }
+    await client.resource(INGRESS_CLASSES).delete(undefined, 'second');
+    await client.resource(INGRESS_CLASSES).delete(undefined, 'k8ts');
+    const back = await until(() => client.resource(INGRESS_CLASSES).get(undefined, 'k8ts').catch(() => undefined), 'IngressClass k8ts again');
+    assert.equal(back.metadata.annotations?.[DEFAULT_CLASS_ANNOTATION], 'true');
+  });
+
   test('404 without a matching rule; Exact beats Prefix; port by number and by name; forwarded headers', async () => {
     assert.equal((await get('nothing.test')).status, 404);
     assert.match((await get('nothing.test')).body, /404 Not Found/);

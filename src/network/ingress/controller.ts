@@ -110,7 +110,8 @@ export class IngressController {
     this.secrets = this.informers.for(R.secrets);
     this.backends = new BackendPool(this.services.indexer, this.slices.indexer);
     this.certs = new CertificateStore(this.secrets.indexer, (k, m) => this.warnOnce(k, m));
-    this.agent = new http.Agent({ keepAlive: true, maxFreeSockets: this.opts.maxFreeSockets, maxTotalSockets: this.opts.maxTotalSockets, scheduling: 'lifo' });
+    // Idle upstream connections close after 4s, before Node servers' 5s keep-alive timeout does.
+    this.agent = new http.Agent({ keepAlive: true, maxFreeSockets: this.opts.maxFreeSockets, maxTotalSockets: this.opts.maxTotalSockets, scheduling: 'lifo', timeout: 4_000 });
     this.proxy = new IngressProxy({
       route: (host, path) => matchRoute(this.currentTable(), host, path),
       resolve: (b) => this.backends.resolve(b),
@@ -126,6 +127,7 @@ export class IngressController {
     const onConfig = { add: () => this.changed(), update: () => this.changed(), delete: () => this.changed() };
     this.ingresses.addEventHandler(onConfig);
     this.classes.addEventHandler(onConfig);
+    this.classes.addEventHandler({ delete: (c) => c.metadata.name === this.className && this.httpServer && void this.ensureIngressClass() });
     this.secrets.addEventHandler(onConfig);
     const onEndpoints = { add: () => this.endpointsChanged(), update: () => this.endpointsChanged(), delete: () => this.endpointsChanged() };
     this.services.addEventHandler(onEndpoints);

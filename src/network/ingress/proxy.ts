@@ -164,9 +164,19 @@ export class IngressProxy {
       if (!res.writableFinished) current?.destroy();
     });
 
+    let retriedStale = false;
     const attempt = (i: number): void => {
       const ep = endpoints[i]!;
-      const up = http.request({ host: ep.host, port: ep.port, method: req.method, path: req.url, headers, agent: this.d.agent });
+      let up: http.ClientRequest;
+      try {
+        up = http.request({ host: ep.host, port: ep.port, method: req.method, path: req.url, headers, agent: this.d.agent });
+      } catch (e) {
+        // Node refuses some request lines it would not have parsed itself (e.g. odd path bytes).
+        done = true;
+        this.count(match, 400);
+        sendError(res, 400);
+        return void req.resume();
+      }
       current = up;
       let connectTimer: NodeJS.Timeout | undefined;
       let detachBody = (): void => {};
@@ -207,7 +217,15 @@ export class IngressProxy {
       up.on('response', (upRes) => {
         clearTimeout(connectTimer);
         if (done) return upRes.resume();
-        res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, responseHeaders(upRes));
+        try {
+          res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, responseHeaders(upRes));
+        } catch {
+          // A status or header Node will not send: the upstream answer is unusable.
+          upRes.destroy();
+          done = true;
+          this.count(match, 502);
+          return sendError(res, 502);
+        }
         // Streamed responses (server-sent events, long polls) show their headers at once; sized
         // ones let the headers go out with the first body bytes.
         if (upRes.headers['content-length'] === undefined) res.flushHeaders();
@@ -228,8 +246,13 @@ export class IngressProxy {
         }
         // Safe to repeat: the request never reached the endpoint, or a pooled connection the
         // endpoint had already closed was reset before any body byte went out.
-        const retryable = !connected || (up.reusedSocket && e.code === 'ECONNRESET' && !bodyStarted);
-        if (retryable && !bodyStarted && i + 1 < endpoints.length) {
+        const stale = up.reusedSocket && e.code === 'ECONNRESET' && !bodyStarted;
+        if (stale && !retriedStale) {
+          // A pooled connection closed by the endpoint while idle: once more on a fresh one.
+          retriedStale = true;
+          return attempt(i);
+        }
+        if ((!connected || stale) && !bodyStarted && i + 1 < endpoints.length) {
           this.d.metrics.countRetry();
           return attempt(i + 1);
         }
@@ -259,9 +282,21 @@ export class IngressProxy {
     const attempt = (i: number): void => {
       const ep = endpoints[i]!;
       // Tunnels keep their connection: never from (or back into) the shared pool.
-      const up = http.request({ host: ep.host, port: ep.port, method: req.method, path: req.url, headers, agent: false });
+      let up: http.ClientRequest;
+      try {
+        up = http.request({ host: ep.host, port: ep.port, method: req.method, path: req.url, headers, agent: false });
+      } catch {
+        this.count(match, 400);
+        return void socket.end(rawErrorResponse(400));
+      }
+      let connected = false;
       const connectTimer = setTimeout(() => up.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })), this.d.connectTimeoutMs);
-      up.on('socket', (s) => s.once('connect', () => clearTimeout(connectTimer)));
+      up.on('socket', (s) =>
+        s.once('connect', () => {
+          connected = true;
+          clearTimeout(connectTimer);
+        }),
+      );
       socket.once('close', () => up.destroy());
       up.on('upgrade', (upRes, upSocket, upHead) => {
         clearTimeout(connectTimer);
@@ -291,7 +326,7 @@ export class IngressProxy {
       up.on('error', (e: NodeJS.ErrnoException) => {
         clearTimeout(connectTimer);
         if (socket.destroyed) return;
-        if (i + 1 < endpoints.length && e.code !== 'ECONNRESET') {
+        if (!connected && i + 1 < endpoints.length) {
           this.d.metrics.countRetry();
           return attempt(i + 1);
         }
