@@ -211,6 +211,10 @@ describe('IngressController', () => {
       names.add(json(r).name);
     }
     assert.deepEqual([...names].sort(), ['b', 'c']);
+    for (let i = 0; i < 3; i++) {
+      const r = await get('rr.test', '/post', { method: 'POST', body: `body-${i}-`.repeat(10_000) });
+      assert.equal(json(r).body, `body-${i}-`.repeat(10_000), 'the body arrives whole after a retry');
+    }
     assert.match(ctl.metrics(), /k8ts_ingress_upstream_retries_total [1-9]/);
   });
 

@@ -194,7 +194,10 @@ export class IngressProxy {
         req.on('data', onData);
         req.on('end', onEnd);
         up.on('drain', onDrain);
+        req.resume(); // a failed attempt left it paused
         detachBody = () => {
+          // Paused, so that no chunk is emitted before the next attempt listens.
+          req.pause();
           req.off('data', onData);
           req.off('end', onEnd);
           up.off('drain', onDrain);
