@@ -281,6 +281,16 @@ describe('IngressController', () => {
     // A TLS entry naming a missing Secret falls back to the default certificate and is logged.
     await ingress('secure2', { tls: [{ hosts: ['nosecret.test'], secretName: 'absent' }], rules: [{ host: 'nosecret.test', http: { paths: [{ path: '/', pathType: 'Prefix', backend: be('svc-a') }] } }] });
     await until(() => warnings.some((w) => w.includes('default/absent')), 'missing secret warning');
+    await create(R.secrets, { metadata: { name: 'garbage-tls' }, type: 'kubernetes.io/tls', data: { 'tls.crt': Buffer.from('not a cert').toString('base64'), 'tls.key': Buffer.from('nope').toString('base64') } });
+    await ingress('secure3', { tls: [{ hosts: ['garbage.test'], secretName: 'garbage-tls' }], rules: [{ host: 'garbage.test', http: { paths: [{ path: '/', pathType: 'Prefix', backend: be('svc-a') }] } }] });
+    await until(() => warnings.some((w) => w.includes('default/garbage-tls') && w.includes('no valid tls.crt')), 'bad secret warning');
+    await assert.rejects(tlsGet('garbage.test', api.pki.caCert), 'the default certificate answers');
+    assert.equal((await tlsGet('secure.test', api.pki.caCert)).status, 200, 'other hosts keep their certificate');
+  });
+
+  test('start fails cleanly when the port is taken', async () => {
+    const other = new IngressController({ client: api.client('k8ts-ingress-3'), httpPort: port, httpsPort: 0, bindAddress: '127.0.0.1', log: { info() {}, warn() {}, error() {} } });
+    await assert.rejects(other.start(), /EADDRINUSE/);
   });
 
   test('metrics count requests by ingress, service and status', () => {

@@ -167,8 +167,14 @@ export class IngressController {
       server.on('upgrade', (req, socket, head) => this.proxy.handleUpgrade(req, socket, head, proto));
       server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.clientError(err, socket));
     }
-    await listen(this.httpServer, this.opts.httpPort, this.opts.bindAddress);
-    await listen(this.httpsServer, this.opts.httpsPort, this.opts.bindAddress);
+    try {
+      await listen(this.httpServer, this.opts.httpPort, this.opts.bindAddress);
+      await listen(this.httpsServer, this.opts.httpsPort, this.opts.bindAddress);
+    } catch (e) {
+      // e.g. EADDRINUSE, or EACCES on ports below 1024 without CAP_NET_BIND_SERVICE.
+      await this.stop();
+      throw e;
+    }
     this.sync();
     this.log.info({ ports: this.ports, className: this.className }, 'ingress controller serving');
   }
