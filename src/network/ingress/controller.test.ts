@@ -227,6 +227,11 @@ describe('IngressController', () => {
     await served('missing.test', '/', 503);
     await get('missing.test');
     assert.equal(warnings.filter((w) => w.includes('no-such-svc')).length, 1, warnings.join('\n'));
+    // Fixed, then broken again: logged again.
+    await service('no-such-svc', [{ name: 'http', port: 80 }]);
+    await new Promise((r) => setTimeout(r, 300));
+    await client.resource(R.services).delete('default', 'no-such-svc');
+    await until(() => warnings.filter((w) => w.includes('no-such-svc')).length === 2, 'the second warning');
     assert.equal(json(await get('paths.test', '/')).name, 'a', 'other Ingresses keep working');
     // The backend drops the connection without answering.
     assert.equal((await get('paths.test', '/destroy')).status, 502);

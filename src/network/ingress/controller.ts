@@ -77,6 +77,8 @@ export class IngressController {
   private readonly agent: http.Agent;
   private readonly proxy: IngressProxy;
   private readonly warned = new Set<string>();
+  /** The configuration problems seen by the sync in progress. */
+  private currentProblems?: Set<string>;
   private readonly abort = new AbortController();
   private table: RouteTable = buildRouteTable([]);
   private dirty = true;
@@ -252,6 +254,7 @@ export class IngressController {
 
   private sync(): void {
     if (this.abort.signal.aborted) return;
+    this.currentProblems = new Set();
     this.currentTable();
     this.certs.validate();
     const served = this.servedIngresses();
@@ -262,13 +265,26 @@ export class IngressController {
         if (!b?.service?.name) continue;
         const ref = { namespace: ing.metadata.namespace!, ingress: `${ing.metadata.namespace}/${ing.metadata.name}`, service: b.service.name, port: b.service.port ?? {} };
         const r = this.backends.resolve(ref);
-        if (!r.ok && r.reason !== 'NoEndpoints') this.warnOnce(`backend:${ref.ingress}:${r.message}`, `ingress "${ref.ingress}": ${r.message}`);
+        if (r.ok) continue;
+        const key = `backend:${ref.ingress}:${r.message}`;
+        // Missing endpoints are routine (pods starting): logged when a request meets them.
+        if (r.reason === 'NoEndpoints') this.currentProblems?.add(key);
+        else this.warnOnce(key, `ingress "${ref.ingress}": ${r.message}`);
       }
     }
+    this.forgetSolvedProblems();
     void this.updateStatuses(served);
   }
 
+  /** Problems fixed since they were logged may be logged again if they come back. */
+  private forgetSolvedProblems(): void {
+    const current = this.currentProblems!;
+    this.currentProblems = undefined;
+    for (const k of this.warned) if ((k.startsWith('backend:') || k.startsWith('secret:')) && !current.has(k)) this.warned.delete(k);
+  }
+
   private warnOnce(key: string, message: string): void {
+    this.currentProblems?.add(key);
     if (this.warned.has(key)) return;
     if (this.warned.size > 10_000) this.warned.clear();
     this.warned.add(key);
