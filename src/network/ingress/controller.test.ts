@@ -275,6 +275,11 @@ describe('IngressController', () => {
     assert.equal(r.status, 200);
     assert.equal(JSON.parse(r.body).headers['x-forwarded-proto'], 'https');
     assert.equal(r.cert.serialNumber, new X509Certificate(first.cert).serialNumber);
+    // Plain HTTP to a TLS host is redirected (ingress-nginx's ssl-redirect), except ACME challenges.
+    const plain = await get('secure.test', '/x?y=1');
+    assert.equal(plain.status, 308);
+    assert.equal(plain.headers.location, `https://secure.test:${tlsPort}/x?y=1`);
+    assert.equal((await get('secure.test', '/.well-known/acme-challenge/token')).status, 200);
 
     // Unknown SNI: the self-signed default, which the cluster CA does not vouch for.
     await assert.rejects(tlsGet('other.test', api.pki.caCert));
@@ -287,10 +292,11 @@ describe('IngressController', () => {
     await ingress('secure2', { tls: [{ hosts: ['nosecret.test'], secretName: 'absent' }], rules: [{ host: 'nosecret.test', http: { paths: [{ path: '/', pathType: 'Prefix', backend: be('svc-a') }] } }] });
     await until(() => warnings.some((w) => w.includes('default/absent')), 'missing secret warning');
     await create(R.secrets, { metadata: { name: 'garbage-tls' }, type: 'kubernetes.io/tls', data: { 'tls.crt': Buffer.from('not a cert').toString('base64'), 'tls.key': Buffer.from('nope').toString('base64') } });
-    await ingress('secure3', { tls: [{ hosts: ['garbage.test'], secretName: 'garbage-tls' }], rules: [{ host: 'garbage.test', http: { paths: [{ path: '/', pathType: 'Prefix', backend: be('svc-a') }] } }] });
+    await create(INGRESSES, { metadata: { name: 'secure3', annotations: { 'nginx.ingress.kubernetes.io/ssl-redirect': 'false' } }, spec: { tls: [{ hosts: ['garbage.test'], secretName: 'garbage-tls' }], rules: [{ host: 'garbage.test', http: { paths: [{ path: '/', pathType: 'Prefix', backend: be('svc-a') }] } }] } });
     await until(() => warnings.some((w) => w.includes('default/garbage-tls') && w.includes('no valid tls.crt')), 'bad secret warning');
     await assert.rejects(tlsGet('garbage.test', api.pki.caCert), 'the default certificate answers');
     assert.equal((await tlsGet('secure.test', api.pki.caCert)).status, 200, 'other hosts keep their certificate');
+    assert.equal((await get('garbage.test')).status, 200, 'ssl-redirect "false" serves plain HTTP');
   });
 
   test('start fails cleanly when the port is taken', async () => {

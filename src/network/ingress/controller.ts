@@ -124,6 +124,7 @@ export class IngressController {
       maxAttempts: this.opts.maxAttempts,
       connectTimeoutMs: this.opts.connectTimeoutMs,
       readTimeoutMs: this.opts.readTimeoutMs,
+      httpsPort: () => this.ports.https,
     });
 
     const onConfig = { add: () => this.changed(), update: () => this.changed(), delete: () => this.changed() };

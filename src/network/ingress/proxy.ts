@@ -21,12 +21,15 @@ export interface ProxyDeps {
   connectTimeoutMs: number;
   /** Longest silence from the upstream once connected (nginx's proxy-read-timeout). */
   readTimeoutMs: number;
+  /** The HTTPS listener's port, for redirects to it. */
+  httpsPort(): number;
 }
 
 // RFC 9110 §7.6.1: these describe one connection and are not forwarded.
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
 const TITLES: Record<number, string> = {
+  308: 'Permanent Redirect',
   400: 'Bad Request',
   404: 'Not Found',
   431: 'Request Header Fields Too Large',
@@ -42,9 +45,10 @@ export function errorPage(status: number): string {
 }
 
 /** A complete raw HTTP/1.1 error response, for sockets outside the request/response API. */
-export function rawErrorResponse(status: number): string {
+export function rawErrorResponse(status: number, location?: string): string {
   const body = errorPage(status);
-  return `HTTP/1.1 ${status} ${TITLES[status] ?? http.STATUS_CODES[status] ?? ''}\r\nContent-Type: text/html\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
+  const loc = location ? `Location: ${location}\r\n` : '';
+  return `HTTP/1.1 ${status} ${TITLES[status] ?? http.STATUS_CODES[status] ?? ''}\r\nContent-Type: text/html\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${loc}Connection: close\r\n\r\n${body}`;
 }
 
 const HOSTNAME = /^[a-z0-9_](?:[a-z0-9_.-]{0,252})$/i;
@@ -120,18 +124,26 @@ function isTimeout(e: NodeJS.ErrnoException): boolean {
   return e.code === 'ETIMEDOUT' || e.code === 'K8TS_READ_TIMEOUT';
 }
 
-type Routed = { match: RouteMatch; endpoints: Endpoint[] } | { status: number; match?: RouteMatch };
+type Routed = { match: RouteMatch; endpoints: Endpoint[] } | { status: number; match?: RouteMatch; location?: string };
+
+// ACME HTTP-01 challenges must stay reachable over plain HTTP.
+const ACME_CHALLENGE = '/.well-known/acme-challenge/';
 
 export class IngressProxy {
   constructor(private readonly d: ProxyDeps) {}
 
   /** Route and resolve, or the status to answer with. */
-  private routeRequest(req: http.IncomingMessage): Routed {
+  private routeRequest(req: http.IncomingMessage, proto: 'http' | 'https'): Routed {
     const host = parseHostHeader(req.headers.host);
     const path = requestPath(req.url);
     if (host === undefined || path === undefined) return { status: 400 };
     const match = this.d.route(host, path);
     if (!match) return { status: 404 };
+    if (proto === 'http' && match.redirectToHTTPS && !path.startsWith(ACME_CHALLENGE)) {
+      const port = this.d.httpsPort();
+      const name = host.includes(':') ? `[${host}]` : host;
+      return { status: 308, match, location: `https://${name}${port === 443 ? '' : `:${port}`}${req.url}` };
+    }
     const r = this.d.resolve(match.backend);
     if (!r.ok) {
       this.d.warn(`backend:${match.backend.ingress}:${r.message}`, `ingress "${match.backend.ingress}": ${r.message}`);
@@ -146,9 +158,10 @@ export class IngressProxy {
   }
 
   handleRequest(req: http.IncomingMessage, res: http.ServerResponse, proto: 'http' | 'https'): void {
-    const routed = this.routeRequest(req);
+    const routed = this.routeRequest(req, proto);
     if ('status' in routed) {
       this.count(routed.match, routed.status);
+      if (routed.location) res.setHeader('location', routed.location);
       sendError(res, routed.status);
       req.resume();
       return;
@@ -274,10 +287,10 @@ export class IngressProxy {
   /** Upgrade requests (WebSocket and others): a tunnel once the upstream answers 101. */
   handleUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, proto: 'http' | 'https'): void {
     socket.on('error', () => socket.destroy());
-    const routed = this.routeRequest(req);
+    const routed = this.routeRequest(req, proto);
     if ('status' in routed) {
       this.count(routed.match, routed.status);
-      socket.end(rawErrorResponse(routed.status));
+      socket.end(rawErrorResponse(routed.status, routed.location));
       return;
     }
     const { match, endpoints } = routed;

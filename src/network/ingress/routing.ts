@@ -20,6 +20,7 @@ interface PathRoute {
   elements: string[];
   exact: boolean;
   backend: BackendRef;
+  redirectToHTTPS: boolean;
 }
 
 interface HostRoutes {
@@ -39,6 +40,19 @@ export interface RouteMatch {
   backend: BackendRef;
   /** The rule path that matched ("" for the default backend). */
   path: string;
+  /** Plain HTTP to a host the Ingress has TLS for: answered with a redirect. */
+  redirectToHTTPS: boolean;
+}
+
+/** ingress-nginx's annotation; its default is to redirect hosts that have TLS. */
+export const SSL_REDIRECT_ANNOTATION = 'nginx.ingress.kubernetes.io/ssl-redirect';
+
+/** The hosts an Ingress has TLS for, when it redirects plain HTTP for them. */
+function redirectHosts(ing: KubeObject): string[] {
+  if (ing.metadata.annotations?.[SSL_REDIRECT_ANNOTATION] === 'false') return [];
+  const spec = (ing as Obj).spec ?? {};
+  const ruleHosts = ((spec.rules ?? []) as Obj[]).map((r) => r.host).filter(Boolean) as string[];
+  return ((spec.tls ?? []) as Obj[]).flatMap((t) => (t.hosts?.length ? (t.hosts as string[]) : ruleHosts));
 }
 
 function toBackend(ing: KubeObject, b: Obj | undefined): BackendRef | undefined {
@@ -72,9 +86,11 @@ export function buildRouteTable(ingresses: KubeObject[]): RouteTable {
   for (const ing of [...ingresses].sort(byAge)) {
     const spec = (ing as Obj).spec ?? {};
     if (!table.defaultBackend) table.defaultBackend = toBackend(ing, spec.defaultBackend);
+    const tlsHosts = redirectHosts(ing);
     for (const rule of (spec.rules ?? []) as Obj[]) {
       let routes: HostRoutes;
       const host = rule.host ? normalizeHost(String(rule.host)) : '';
+      const redirectToHTTPS = !!host && tlsHosts.some((h) => normalizeHost(h) === host || (!host.startsWith('*.') && hostCovers(h, host)));
       if (!host) routes = table.anyHost;
       else {
         const wild = host.startsWith('*.');
@@ -90,7 +106,7 @@ export function buildRouteTable(ingresses: KubeObject[]): RouteTable {
         const path = p.path || '/';
         // The first (oldest) claim on a path of a type wins.
         if (routes.paths.some((r) => r.path === path && r.exact === exact)) continue;
-        routes.paths.push({ path, elements: splitPath(path), exact, backend });
+        routes.paths.push({ path, elements: splitPath(path), exact, backend, redirectToHTTPS });
       }
     }
   }
@@ -138,8 +154,8 @@ function routesFor(table: RouteTable, host: string): HostRoutes {
 /** host: normalized, without port; path: the request path without the query. */
 export function matchRoute(table: RouteTable, host: string, path: string): RouteMatch | undefined {
   const r = matchPaths(routesFor(table, host), path);
-  if (r) return { backend: r.backend, path: r.path };
-  return table.defaultBackend ? { backend: table.defaultBackend, path: '' } : undefined;
+  if (r) return { backend: r.backend, path: r.path, redirectToHTTPS: r.redirectToHTTPS };
+  return table.defaultBackend ? { backend: table.defaultBackend, path: '', redirectToHTTPS: false } : undefined;
 }
 
 /** Whether a TLS host entry ("foo.com" or "*.foo.com") covers a server name. */
