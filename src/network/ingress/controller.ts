@@ -191,7 +191,9 @@ export class IngressController {
         s.close(() => r());
         s.closeAllConnections();
       });
-    await Promise.all([close(this.httpServer), close(this.httpsServer)]);
+    const closed = Promise.all([close(this.httpServer), close(this.httpsServer)]);
+    this.proxy.closeTunnels();
+    await closed;
     this.agent.destroy();
   }
 

@@ -130,7 +130,16 @@ type Routed = { match: RouteMatch; endpoints: Endpoint[] } | { status: number; m
 const ACME_CHALLENGE = '/.well-known/acme-challenge/';
 
 export class IngressProxy {
+  /** Client sockets of open tunnels: the HTTP server no longer tracks them after an upgrade. */
+  private readonly tunnels = new Set<Duplex>();
+
   constructor(private readonly d: ProxyDeps) {}
+
+  /** Ends every open tunnel (at shutdown). */
+  closeTunnels(): void {
+    for (const s of this.tunnels) s.destroy();
+    this.tunnels.clear();
+  }
 
   /** Route and resolve, or the status to answer with. */
   private routeRequest(req: http.IncomingMessage, proto: 'http' | 'https'): Routed {
@@ -287,6 +296,8 @@ export class IngressProxy {
   /** Upgrade requests (WebSocket and others): a tunnel once the upstream answers 101. */
   handleUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, proto: 'http' | 'https'): void {
     socket.on('error', () => socket.destroy());
+    this.tunnels.add(socket);
+    socket.once('close', () => this.tunnels.delete(socket));
     const routed = this.routeRequest(req, proto);
     if ('status' in routed) {
       this.count(routed.match, routed.status);
