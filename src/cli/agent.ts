@@ -2,6 +2,7 @@
 // `k8ts agent --simulated`: one simulated node; `k8ts sim --nodes N`: N simulated nodes in one
 // process, for scale tests (like KWOK).
 
+import { setMaxListeners } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { homedir, hostname } from 'node:os';
 import { join } from 'node:path';
@@ -138,6 +139,7 @@ async function runRealAgent(values: Record<string, string | boolean | undefined>
   const nodeIP = settings.nodeIP ?? defaultNodeIP();
   const creds = await joinCluster({ server, token, nodeName, addresses: [nodeIP], tlsDir: join(agentDir, 'tls') });
   const ac = new AbortController();
+  setMaxListeners(200, ac.signal);
   const agent = await startNodeAgent({
     agentDir,
     settings: { ...settings, nodeName, nodeIP },

@@ -96,7 +96,7 @@ export function parseServerFlags(argv: string[]): ServerFlags | 'help' {
   if (values.help) return 'help';
   const port = Number(values['secure-port'] ?? '6443');
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid --secure-port ${values['secure-port']}`);
-  const dataDir = values['data-dir'] ?? defaultDataDir();
+  const dataDir = resolve(values['data-dir'] ?? defaultDataDir());
   return {
     dataDir,
     securePort: port,

@@ -13,6 +13,7 @@ import { ensurePKI, issueCert, tlsServerOptions } from '../apiserver/pki/pki.js'
 import { saveCredentials } from '../kubelet/node/join.js';
 import { defaultNodeIP } from '../kubelet/node/node-status.js';
 import { startNodeAgent, type NodeAgent } from '../kubelet/node-agent.js';
+import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '../client/client.js';
@@ -59,6 +60,8 @@ export async function runServer(argv: string[]): Promise<void> {
   await server.start();
   await bootstrapObjects(server, { kubernetesServiceIP: serviceIP, endpointIP: flags.advertiseAddress, securePort: server.port });
   const lifecycle = new AbortController();
+  // Every informer, controller and the node agent listen for the end of the process on this one signal.
+  setMaxListeners(200, lifecycle.signal);
   startCompactor(store, {
     intervalMs: flags.compactionIntervalMs,
     signal: lifecycle.signal,

@@ -7,10 +7,15 @@
 //   storage/               local-path volumes (k8ts.io/local-path provisioner)
 //   tls/                   the agent's client and serving certificates
 
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 
 export class KubeletPaths {
-  constructor(readonly agentDir: string) {}
+  /** Always absolute: containerd's config and the CRI need absolute paths. */
+  readonly agentDir: string;
+
+  constructor(agentDir: string) {
+    this.agentDir = resolve(agentDir);
+  }
 
   get containerdDir(): string {
     return join(this.agentDir, 'containerd');
