@@ -35,6 +35,12 @@ export function resolveBackend(b: BackendRef, services: Indexer, slices: Indexer
   if (!svc) return { ok: false, reason: 'ServiceNotFound', message: `service "${b.namespace}/${b.service}" not found` };
   const ports = (svc.spec?.ports ?? []) as Obj[];
   const sp = b.port.name !== undefined && b.port.name !== '' ? ports.find((p) => p.name === b.port.name) : ports.find((p) => p.port === b.port.number);
+  if (svc.spec?.type === 'ExternalName' && svc.spec.externalName) {
+    // No endpoints: the named host itself, on the port's numeric target (or the number asked for).
+    const port = typeof sp?.targetPort === 'number' ? sp.targetPort : (sp?.port ?? b.port.number);
+    if (!port) return { ok: false, reason: 'PortNotFound', message: `service "${b.namespace}/${b.service}" does not have port ${b.port.name ?? b.port.number}` };
+    return { ok: true, endpoints: [{ host: svc.spec.externalName, port }] };
+  }
   if (!sp) return { ok: false, reason: 'PortNotFound', message: `service "${b.namespace}/${b.service}" does not have port ${b.port.name ?? b.port.number}` };
   // EndpointSlice ports carry the Service port's name and the resolved target port number.
   const portName = sp.name ?? '';

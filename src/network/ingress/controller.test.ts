@@ -203,7 +203,7 @@ describe('IngressController', () => {
     // 127.0.0.9 has nothing listening: connections are refused.
     await slice('svc-rr', ['127.0.0.9', '127.0.0.3', '127.0.0.4']);
     await ingress('rr', { rules: [{ host: 'rr.test', http: { paths: [{ path: '/', pathType: 'Prefix', backend: be('svc-rr') }] } }] });
-    await served('rr.test');
+    await until(async () => json(await get('rr.test')).name !== 'a', 'rr.test routed (not the default backend)');
     const names = new Set<string>();
     for (let i = 0; i < 6; i++) {
       const r = await get('rr.test');
@@ -216,6 +216,13 @@ describe('IngressController', () => {
       assert.equal(json(r).body, `body-${i}-`.repeat(10_000), 'the body arrives whole after a retry');
     }
     assert.match(ctl.metrics(), /k8ts_ingress_upstream_retries_total [1-9]/);
+  });
+
+  test('an ExternalName Service proxies to the named host', async () => {
+    await create(R.services, { metadata: { name: 'ext' }, spec: { type: 'ExternalName', externalName: '127.0.0.4', ports: [{ name: 'http', port: backendPort }] } });
+    await ingress('ext', { rules: [{ host: 'ext.test', http: { paths: [{ path: '/', pathType: 'Prefix', backend: be('ext', { name: 'http' }) }] } }] });
+    // Until the rule is seen, the default backend (svc-a) answers.
+    await until(async () => json(await get('ext.test')).name === 'c', 'ext.test → 127.0.0.4');
   });
 
   test('503 without endpoints or Service (logged once), 502 on a backend error', async () => {
