@@ -1,0 +1,2 @@
+// The built-in Ingress controller (class "k8ts", controller k8ts.io/ingress).
+export { IngressController, type IngressControllerOptions, type IngressLogger, CONTROLLER_NAME, DEFAULT_CLASS_ANNOTATION } from './controller.js';
