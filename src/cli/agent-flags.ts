@@ -18,6 +18,7 @@ export const AGENT_FLAG_OPTIONS = {
   'max-pods': { type: 'string' },
   'registries-file': { type: 'string' },
   'resolv-conf': { type: 'string' },
+  'disable-network-policy': { type: 'boolean' },
 } as const satisfies NonNullable<ParseArgsConfig['options']>;
 
 export const AGENT_FLAGS_HELP = `  --node-name NAME               Node name (default the host name, lower-cased)
@@ -36,6 +37,7 @@ export const AGENT_FLAGS_HELP = `  --node-name NAME               Node name (def
   --registries-file FILE         Registry mirrors and credentials, k3s's registries.yaml format
                                  (default <data-dir>/registries.yaml when present)
   --resolv-conf FILE             Resolver config for pods with dnsPolicy Default (default /etc/resolv.conf)
+  --disable-network-policy       Do not enforce NetworkPolicies (iptables FORWARD rules in the node's network namespace)
 `;
 
 export interface AgentSettings {
@@ -54,6 +56,7 @@ export interface AgentSettings {
   maxPods: number;
   registriesFile?: string;
   resolvConf: string;
+  networkPolicy: boolean;
 }
 
 export function parseKV(s: string | undefined): Record<string, string> {
@@ -74,9 +77,10 @@ export function parseTaints(s: string | undefined): AgentSettings['taints'] {
   });
 }
 
-type AgentValues = { [K in keyof typeof AGENT_FLAG_OPTIONS]?: string };
+type AgentValues = { [K in keyof typeof AGENT_FLAG_OPTIONS]?: string | boolean };
 
-export function agentSettings(v: AgentValues): AgentSettings {
+export function agentSettings(values: AgentValues): AgentSettings {
+  const v = values as Record<string, string | undefined>;
   const port = Number(v['kubelet-port'] ?? '10250');
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid --kubelet-port ${v['kubelet-port']}`);
   const maxPods = Number(v['max-pods'] ?? '110');
@@ -97,5 +101,6 @@ export function agentSettings(v: AgentValues): AgentSettings {
     maxPods,
     registriesFile: v['registries-file'],
     resolvConf: v['resolv-conf'] ?? '/etc/resolv.conf',
+    networkPolicy: !values['disable-network-policy'],
   };
 }

@@ -12,6 +12,7 @@ import { Containerd } from '../kubelet/cri/containerd.js';
 import { CriRuntime } from '../kubelet/cri/cri-runtime.js';
 import { killShims, removeCgroups, unmountUnder } from '../kubelet/cri/teardown.js';
 import { PAUSE_IMAGE } from '../kubelet/images/builtin-images.js';
+import { removeNetworkPolicyRules } from '../network/policy/controller.js';
 import { KubeletPaths } from '../kubelet/paths.js';
 import { defaultDataDir } from './flags.js';
 
@@ -32,6 +33,8 @@ export interface AgentRecord {
   bridge: string;
   cgroupRoot: string;
   cniNetwork: string;
+  /** The agent enforced NetworkPolicies (its FORWARD rules are removed too). */
+  networkPolicy?: boolean;
 }
 
 export function agentRecordPath(agentDir: string): string {
@@ -112,6 +115,7 @@ export async function teardownAgent(agentDir: string, say: (m: string) => void):
       // no cache
     }
   }
+  if (record?.networkPolicy) await removeNetworkPolicyRules().catch((err) => say(`network policy rules: ${(err as Error).message}`));
   // host-local's allocations: the addresses are free again.
   rmSync(join(agentDir, 'cni', 'networks'), { recursive: true, force: true });
 }

@@ -33,6 +33,8 @@ export interface ServerFlags {
   defaultLocalStoragePath: string;
   /** The embedded node agent's settings; undefined with --disable-agent. */
   agent?: AgentSettings;
+  ingressHttpPort: number;
+  ingressHttpsPort: number;
 }
 
 export const SERVER_HELP = `Usage: k8ts server [flags]
@@ -49,7 +51,7 @@ Flags:
   --tls-san NAME                 Extra subject alternative name for the serving certificate (repeatable)
   --log-level LEVEL              info, debug, warn, error (default info)
   --compaction-interval DURATION How often old revisions are compacted, e.g. 5m, 30s (default 5m)
-  --disable LIST                 Components not to run: scheduler, controllers, or controllers by name
+  --disable LIST                 Components not to run: scheduler, ingress, controllers, or controllers by name
                                  (garbage-collector, namespace, deployment, ...); comma-separated, repeatable
   --controllers LIST             Controllers to run, as kube-controller-manager: '*' (default) for all,
                                  a name to enable one, '-name' to disable one; comma-separated
@@ -86,6 +88,8 @@ export function parseServerFlags(argv: string[]): ServerFlags | 'help' {
       'node-cidr-mask-size': { type: 'string' },
       'node-monitor-grace-period': { type: 'string' },
       'default-local-storage-path': { type: 'string' },
+      'ingress-http-port': { type: 'string' },
+      'ingress-https-port': { type: 'string' },
       agent: { type: 'boolean' },
       'disable-agent': { type: 'boolean' },
       ...AGENT_FLAG_OPTIONS,
@@ -116,7 +120,15 @@ export function parseServerFlags(argv: string[]): ServerFlags | 'help' {
     nodeMonitorGracePeriodMs: parseSimpleDuration(values['node-monitor-grace-period'] ?? '40s'),
     defaultLocalStoragePath: resolve(values['default-local-storage-path'] ?? join(dataDir, 'storage')),
     agent: values['disable-agent'] ? undefined : agentSettings(values),
+    ingressHttpPort: port16(values['ingress-http-port'] ?? '80', '--ingress-http-port'),
+    ingressHttpsPort: port16(values['ingress-https-port'] ?? '443', '--ingress-https-port'),
   };
+}
+
+function port16(v: string, flag: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`invalid ${flag} ${v}`);
+  return n;
 }
 
 /** First usable address of an IPv4 CIDR: the kubernetes Service IP (10.43.0.1). */

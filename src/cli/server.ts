@@ -13,6 +13,7 @@ import { ensurePKI, issueCert, tlsServerOptions } from '../apiserver/pki/pki.js'
 import { saveCredentials } from '../kubelet/node/join.js';
 import { defaultNodeIP } from '../kubelet/node/node-status.js';
 import { startNodeAgent, type NodeAgent } from '../kubelet/node-agent.js';
+import { IngressController } from '../network/ingress/index.js';
 import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -97,6 +98,20 @@ export async function runServer(argv: string[]): Promise<void> {
   }
   log.info({ port: server.port, dataDir: flags.dataDir, kubeconfig, datastore: flags.datastoreEndpoint ?? 'sqlite', ms: Date.now() - started }, 'k8ts server ready');
 
+  // The built-in Ingress controller, on this machine's ports 80/443.
+  let ingress: IngressController | undefined;
+  if (!flags.disable.includes('ingress')) {
+    ingress = new IngressController({
+      client: new Client(new HttpTransport({ ...clientConfig, userAgent: 'k8ts-ingress' }), 'k8ts-ingress'),
+      httpPort: flags.ingressHttpPort,
+      httpsPort: flags.ingressHttpsPort,
+      bindAddress: flags.bindAddress,
+      addresses: [flags.advertiseAddress === '127.0.0.1' && flags.agent ? (flags.agent.nodeIP ?? defaultNodeIP()) : flags.advertiseAddress],
+      log: log.child({ component: 'ingress' }),
+    });
+    ingress.start().catch((err) => log.error({ err: String(err) }, 'the ingress controller could not start (see --disable ingress, --ingress-http-port)'));
+  }
+
   // The embedded node agent: a node of its own, with credentials issued here (no join round trip).
   let agent: NodeAgent | undefined;
   if (flags.agent) {
@@ -129,6 +144,7 @@ export async function runServer(argv: string[]): Promise<void> {
     log.info({ signal: sig }, 'shutting down');
     lifecycle.abort();
     await agent?.stop().catch(() => undefined);
+    await ingress?.stop().catch(() => undefined);
     await server.stop();
     await store.close();
     process.exit(0);

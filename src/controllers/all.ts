@@ -57,7 +57,9 @@ export interface ControllerOptions {
 
 export function enabledControllers(disabled: string[], selection: string[] = ['*'], opts: ControllerOptions = {}): Controller[] {
   if (disabled.includes('controllers') || disabled.includes('controller-manager')) return [];
-  const unknown = [...selection.map((s) => s.replace(/^-/, '')), ...disabled].filter((n) => n !== '*' && n !== 'scheduler' && !(n in CONTROLLERS));
+  // Server components that are not controllers may be named in --disable too.
+  const components = new Set(['*', 'scheduler', 'ingress']);
+  const unknown = [...selection.map((s) => s.replace(/^-/, '')), ...disabled].filter((n) => !components.has(n) && !(n in CONTROLLERS));
   if (unknown.length) throw new Error(`unknown controller(s): ${unknown.join(', ')} (known: ${Object.keys(CONTROLLERS).join(', ')})`);
   const on = (name: string) => {
     if (disabled.includes(name) || selection.includes(`-${name}`)) return false;

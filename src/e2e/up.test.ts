@@ -86,6 +86,39 @@ describe('k8ts up: a multi-node cluster in network namespaces', { skip, concurre
     assert.equal(k(['logs', pods[pods.length - 1].metadata.name]), '');
   });
 
+  it('the built-in Ingress controller routes by host and path to the Service\'s pods', () => {
+    k(['expose', 'deployment', 'web', '--port', '80', '--target-port', '8080']);
+    k(['create', 'ingress', 'web', '--rule', 'web.example/index.html=web:80']);
+    k(['create', 'deployment', 'other', `--image=${BUSYBOX}`, '--', 'sh', '-c', 'echo other > /index.html; exec httpd -f -p 8080 -h /']);
+    k(['expose', 'deployment', 'other', '--port', '80', '--target-port', '8080']);
+    k(['create', 'ingress', 'other', '--rule', 'other.example/*=other:80']);
+    k(['rollout', 'status', 'deployment/other', '--timeout=90s']);
+    const gateway = `172.31.${index}.1`;
+    const curl = (host: string, path: string) => {
+      for (let i = 0; ; i++) {
+        const r = spawnSync('curl', ['-s', '-m', '5', '-o', '-', '-w', '\n%{http_code}', '--resolve', `${host}:80:${gateway}`, `http://${host}${path}`], { encoding: 'utf8' });
+        const lines = r.stdout.trim().split('\n');
+        const code = lines.pop();
+        // The controller picks up the new objects within moments.
+        if ((code === '200' || i >= 50) || (code === '404' && host === 'nowhere.example')) return { code, body: lines.join('\n').trim() };
+        execFileSync('sleep', ['0.2']);
+      }
+    };
+    const names = new Set(JSON.parse(k(['get', 'pods', '-l', 'app=web', '-o', 'json'])).items.map((p: any) => p.metadata.name));
+    const seen = new Set<string>();
+    for (let i = 0; i < 12; i++) {
+      const r = curl('web.example', '/index.html');
+      assert.equal(r.code, '200');
+      assert.ok(names.has(r.body), r.body);
+      seen.add(r.body);
+    }
+    assert.ok(seen.size >= 2, `requests spread over the replicas (${[...seen]})`);
+    assert.deepEqual(curl('other.example', '/anything/../index.html'), { code: '200', body: 'other' });
+    assert.equal(curl('nowhere.example', '/').code, '404');
+    const ing = JSON.parse(k(['get', 'ingress', 'web', '-o', 'json']));
+    assert.deepEqual(ing.status.loadBalancer.ingress, [{ ip: gateway }]);
+  });
+
   it('k8ts down removes every namespace, link, route, rule and mount it made', () => {
     const r = spawnSync(process.execPath, [K8TS_BIN, 'down', '--cluster', name, '--dir', dir], { env: { ...process.env, HOME: home }, encoding: 'utf8', timeout: 180_000 });
     assert.equal(r.status, 0, r.stderr);

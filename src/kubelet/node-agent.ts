@@ -30,6 +30,7 @@ import type { RuntimeContainer } from './pods/runtime-state.js';
 import { latestByName, previousByName, RuntimeState } from './pods/runtime-state.js';
 import { KubeletServer } from './server/kubelet-server.js';
 import { HostGwRoutes } from '../network/routes/host-gw.js';
+import { NetworkPolicyController } from '../network/policy/controller.js';
 import { StatsProvider } from './stats/summary.js';
 import { ContainerLogRotator } from './logs/log-rotator.js';
 import { resourceMetrics } from './stats/resource-metrics.js';
@@ -84,7 +85,7 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<NodeAgent> {
   for (const d of [paths.agentDir, paths.kubeletDir, paths.podsDir, paths.logsDir, paths.imagesDir]) mkdirSync(d, { recursive: true });
   const nodeName = (s.nodeName ?? hostname()).toLowerCase();
   const nodeIP = s.nodeIP ?? defaultNodeIP();
-  const record: AgentRecord = { bridge: s.cniBridge, cgroupRoot: s.cgroupRoot, cniNetwork: 'k8ts-pod-network' };
+  const record: AgentRecord = { bridge: s.cniBridge, cgroupRoot: s.cgroupRoot, cniNetwork: 'k8ts-pod-network', networkPolicy: s.networkPolicy };
   writeFileSync(agentRecordPath(paths.agentDir), JSON.stringify(record) + '\n');
   const transport = (ua: string) => new HttpTransport({ server: o.credentials.server, ca: o.credentials.ca, cert: o.credentials.cert, key: o.credentials.key, userAgent: ua });
   const client = new Client(transport(`kubelet/${nodeName}`), 'kubelet');
@@ -314,6 +315,11 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<NodeAgent> {
     },
   });
   await kubeletServer.start();
+  // NetworkPolicies, enforced in this node's FORWARD chain.
+  if (s.networkPolicy) {
+    const policies = new NetworkPolicyController({ client, nodeName, log: log.child?.({ component: 'network-policy' }) ?? log });
+    void policies.run(o.signal).catch((err) => log.warn({ err: String(err) }, 'network policies not enforced'));
+  }
   // Routes to the other nodes' pods (host-gw).
   const routes = new HostGwRoutes({ client, nodeName, log });
   void routes.run(o.signal).catch((err) => log.warn({ err: String(err) }, 'pod routes not synced'));
