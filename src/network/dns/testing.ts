@@ -34,7 +34,7 @@ export function endpointSlice(ns: string, svc: string, name: string, endpoints: 
 }
 
 /** The upstream's zone: name → records (the name of each answer is filled in). */
-export type StubZone = Record<string, Omit<Answer, 'name'>[]>;
+export type StubZone = Record<string, { type: Answer['type']; ttl: number; data: unknown }[]>;
 
 export interface StubUpstream {
   address: string;
