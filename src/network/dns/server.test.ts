@@ -192,6 +192,24 @@ describe('ClusterDNS server', () => {
     assert.ok(dns.stats.formErrors >= 5);
   });
 
+  it('survives random and mutated packets', async () => {
+    let seed = 42;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) & 0xff;
+    const valid = queryPacket(`web.default.svc.${Z}`, 'SRV', { edns: 1232 });
+    for (let i = 0; i < 3000; i++) {
+      let msg: Buffer;
+      if (i % 2) msg = Buffer.from(Array.from({ length: rand() % 80 }, rand));
+      else {
+        msg = Buffer.from(valid);
+        for (let k = 0; k < 1 + (rand() % 4); k++) msg[rand() % msg.length] = rand();
+        msg[2] &= 0x7f; // a query, so it is processed
+      }
+      const out = await dns.handle(msg, i % 3 ? 'udp' : 'tcp');
+      if (out) dnsPacket.decode(out);
+    }
+    assert.deepEqual(await resolver.resolve4(`web.default.svc.${Z}`), ['10.43.0.50']);
+  });
+
   it('answers busybox nslookup', { skip: !existsSync('/bin/busybox') }, async () => {
     const run = promisify(execFile);
     const { stdout } = await run('/bin/busybox', ['nslookup', '-type=a', `web-0.nginx.default.svc.${Z}`, `127.0.0.1:${port}`], { timeout: 10_000 });

@@ -224,6 +224,8 @@ export class ClusterDNS {
     if (!q || query.questions!.length !== 1 || (query.answers?.length ?? 0) > 1 || (query.authorities?.length ?? 0) > 1 || (query.additionals?.length ?? 0) > 2 || opts.length > 1) {
       return this.formErr(id, echo);
     }
+    // Names dns-packet cannot carry back unchanged (bytes that are not UTF-8) are refused as malformed.
+    if (!representable(q.name)) return this.formErr(id, echo);
     const opt = opts[0];
     const respOpt: OptAnswer | undefined = opt ? { type: 'OPT', name: '.', udpPayloadSize: MAX_UDP_SIZE, extendedRcode: 0, ednsVersion: 0, flags: 0, flag_do: false, options: [] } : undefined;
     const base: Packet = { type: 'response', id, flags: echo | dnsPacket.RECURSION_AVAILABLE, questions: [q] };
@@ -275,12 +277,23 @@ export class ClusterDNS {
   }
 }
 
+function representable(name: string): boolean {
+  if (name === '.') return true;
+  if (name.includes('\uFFFD')) return false;
+  return name.split('.').every((l) => l.length > 0 && Buffer.byteLength(l) <= 63);
+}
+
 /** Encodes, or a bare SERVFAIL when a record cannot be encoded (e.g. a malformed upstream record). */
 function encodeSafe(p: Packet): Buffer {
   try {
     return dnsPacket.encode(p);
   } catch {
-    return dnsPacket.encode({ type: 'response', id: p.id, flags: ((p.flags ?? 0) & ~0xf) | RCODE.SERVFAIL, questions: p.questions });
+    const failed: Packet = { type: 'response', id: p.id, flags: ((p.flags ?? 0) & ~0xf) | RCODE.SERVFAIL };
+    try {
+      return dnsPacket.encode({ ...failed, questions: p.questions });
+    } catch {
+      return dnsPacket.encode(failed);
+    }
   }
 }
 
