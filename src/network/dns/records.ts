@@ -439,20 +439,26 @@ export const indexFuncs = {
   },
 };
 
-/** A RecordSource over plain arrays (tests, one-off answers); namespaces default to those of the objects. */
+/** A RecordSource over plain arrays (tests, benchmarks), indexed; namespaces default to those of the objects. */
 export function recordSourceFromObjects(objs: { services?: KubeObject[]; endpointSlices?: KubeObject[]; pods?: KubeObject[]; namespaces?: string[] }): RecordSource {
+  const index = (items: KubeObject[], fn: (o: KubeObject) => string[]) => {
+    const m = new Map<string, KubeObject[]>();
+    for (const o of items) for (const k of fn(o)) m.set(k, [...(m.get(k) ?? []), o]);
+    return (k: string) => m.get(k) ?? [];
+  };
   const services = objs.services ?? [];
   const slices = objs.endpointSlices ?? [];
   const pods = objs.pods ?? [];
   const namespaces = new Set(objs.namespaces ?? [...services, ...slices, ...pods].map((o) => o.metadata.namespace!));
+  const byName = index(services, (o) => [`${o.metadata.namespace}/${o.metadata.name}`]);
   const stamp = Math.floor(Date.now() / 1000);
   return {
     namespaceExists: (ns) => namespaces.has(ns),
-    service: (ns, name) => services.find((s) => s.metadata.namespace === ns && s.metadata.name === name),
-    endpointSlices: (ns, name) => slices.filter((s) => indexFuncs.serviceName(s)[0] === `${ns}/${name}`),
-    servicesByClusterIP: (ip) => services.filter((s) => indexFuncs.clusterIP(s).includes(ip)),
-    endpointSlicesByAddress: (ip) => slices.filter((s) => indexFuncs.address(s).includes(ip)),
-    podsByIP: (ip) => pods.filter((p) => indexFuncs.podIP(p).includes(ip)),
+    service: (ns, name) => byName(`${ns}/${name}`)[0],
+    endpointSlices: ((f) => (ns: string, name: string) => f(`${ns}/${name}`))(index(slices, indexFuncs.serviceName)),
+    servicesByClusterIP: index(services, indexFuncs.clusterIP),
+    endpointSlicesByAddress: index(slices, indexFuncs.address),
+    podsByIP: index(pods, indexFuncs.podIP),
     modified: () => stamp,
   };
 }
