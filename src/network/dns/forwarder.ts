@@ -60,7 +60,16 @@ interface CacheEntry {
 interface Pending {
   resolve(p: DecodedPacket | undefined): void;
   upstream: Upstream;
+  question: ForwardQuestion;
   timer: NodeJS.Timeout;
+}
+
+/** Queries in flight to upstreams at once; beyond this, new ones fail at once (SERVFAIL). */
+const MAX_PENDING = 4096;
+
+function sameQuestion(p: DecodedPacket, q: ForwardQuestion): boolean {
+  const got = p.questions?.[0];
+  return !!got && p.questions!.length === 1 && got.type === q.type && got.name.toLowerCase().replace(/\.$/, '') === q.name.toLowerCase().replace(/\.$/, '');
 }
 
 export class Forwarder {
@@ -176,7 +185,8 @@ export class Forwarder {
     } catch {
       return;
     }
-    if (decoded.type !== 'response') return;
+    // The reply must be to the question asked (a cheap guard against spoofed answers).
+    if (decoded.type !== 'response' || !sameQuestion(decoded, p.question)) return;
     this.pending.delete(id);
     clearTimeout(p.timer);
     p.resolve(decoded);
@@ -184,6 +194,7 @@ export class Forwarder {
 
   private askUdp(up: Upstream, q: ForwardQuestion): Promise<DecodedPacket | undefined> {
     return new Promise((resolve) => {
+      if (this.pending.size >= MAX_PENDING) return resolve(undefined);
       let id = randomInt(0, 0x10000);
       for (let i = 0; this.pending.has(id) && i < 100; i++) id = randomInt(0, 0x10000);
       if (this.pending.has(id)) return resolve(undefined);
@@ -191,7 +202,7 @@ export class Forwarder {
         this.pending.delete(id);
         resolve(undefined);
       }, this.timeoutMs);
-      this.pending.set(id, { resolve, upstream: up, timer });
+      this.pending.set(id, { resolve, upstream: up, question: q, timer });
       const buf = dnsPacket.encode(this.query(id, q));
       this.socket(isIP(up.host) === 6 ? 6 : 4).send(buf, up.port, up.host, (err) => {
         if (err && this.pending.get(id)?.timer === timer) {
@@ -220,7 +231,7 @@ export class Forwarder {
         if (buf.length < 2 || buf.length < 2 + buf.readUInt16BE(0)) return;
         try {
           const p = dnsPacket.decode(buf.subarray(2, 2 + buf.readUInt16BE(0)));
-          done(p.id === id ? p : undefined);
+          done(p.id === id && sameQuestion(p, q) ? p : undefined);
         } catch {
           done(undefined);
         }

@@ -18,7 +18,7 @@ describe('startClusterDNS', () => {
 
   before(async () => {
     api = await startTestApi();
-    comp = await startClusterDNS({ client: api.client('dns-run-test'), nodeIP: '127.0.0.1', port: 0, upstreams: [], nodeName: 'node-a' });
+    comp = await startClusterDNS({ client: api.client('dns-run-test'), nodeIP: '127.0.0.1', port: 0, upstreams: [], nodeName: 'node-a', metricsPort: 0 });
   });
 
   after(async () => {
@@ -39,7 +39,7 @@ describe('startClusterDNS', () => {
     assert.equal(slice.endpoints[0].nodeName, 'node-a');
     assert.deepEqual(
       slice.ports.map((p: { name: string; port: number; protocol: string }) => `${p.name}:${p.port}/${p.protocol}`),
-      [`dns:${port}/UDP`, `dns-tcp:${port}/TCP`],
+      [`dns:${port}/UDP`, `dns-tcp:${port}/TCP`, `metrics:${comp.dns.metricsAddress!.port}/TCP`],
     );
     const resolver = new Resolver({ timeout: 2000, tries: 1 });
     resolver.setServers([`127.0.0.1:${port}`]);
@@ -52,6 +52,10 @@ describe('startClusterDNS', () => {
     assert.deepEqual(await resolver.resolve4('ns.dns.cluster.local'), ['10.43.0.10']);
     // No upstreams: names outside the cluster fail rather than leave the machine.
     await assert.rejects(resolver.resolve4('example.com'), { code: 'ESERVFAIL' });
+    const metrics = await (await fetch(`http://127.0.0.1:${comp.dns.metricsAddress!.port}/metrics`)).text();
+    assert.match(metrics, /^coredns_dns_requests_total\{proto="udp"\} [1-9]/m);
+    assert.match(metrics, /^k8ts_dns_servfail_total [1-9]/m);
+    assert.equal(await (await fetch(`http://127.0.0.1:${comp.dns.metricsAddress!.port}/health`)).text(), 'OK');
   });
 
   it('reads upstreams from a resolv.conf', () => {

@@ -43,6 +43,8 @@ export interface ClusterDNSComponentOptions {
   upstreams?: string[];
   pods?: PodsMode;
   nodeName?: string;
+  /** Serve /metrics and /health on nodeIP at this port (CoreDNS: 9153) and publish it as `metrics`. */
+  metricsPort?: number;
   log?: DNSLogger;
 }
 
@@ -63,6 +65,7 @@ export async function startClusterDNS(opts: ClusterDNSComponentOptions): Promise
     upstreams,
     pods: opts.pods,
     nameservers: [clusterIP],
+    ...(opts.metricsPort !== undefined ? { metrics: { host: opts.nodeIP, port: opts.metricsPort } } : {}),
     log: opts.log,
   });
   await dns.start();
@@ -72,7 +75,7 @@ export async function startClusterDNS(opts: ClusterDNSComponentOptions): Promise
   const reconcile = async () => {
     let delay = RECONCILE_MS;
     try {
-      await ensureKubeDNSService(opts.client, { clusterIP, endpoint: { ip: opts.nodeIP, port }, nodeName: opts.nodeName });
+      await ensureKubeDNSService(opts.client, { clusterIP, endpoint: { ip: opts.nodeIP, port }, nodeName: opts.nodeName, metricsPort: dns.metricsAddress?.port });
     } catch (e) {
       opts.log?.warn({ err: String(e) }, 'dns: could not write the kube-dns Service; retrying');
       delay = RETRY_MS;

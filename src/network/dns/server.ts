@@ -9,6 +9,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { createServer, isIP, type Server, type Socket as TcpSocket } from 'node:net';
 import type { Client } from '../../client/client.js';
 import { Forwarder } from './forwarder.js';
+import { startMetricsServer, type MetricsServer } from './metrics.js';
 import { informerRecordSource, type ClusterDNSInformers } from './informer-source.js';
 import { ClusterResolver, type PodsMode, type RecordSource } from './records.js';
 
@@ -41,6 +42,8 @@ export interface ClusterDNSOptions {
   /** The cluster DNS Service's addresses, answered for ns.dns.<zone> and the apex NS. */
   nameservers?: string[];
   upstreamTimeoutMs?: number;
+  /** Where to serve Prometheus metrics (/metrics) and /health, as CoreDNS does on :9153. */
+  metrics?: ListenAddress;
   log?: DNSLogger;
 }
 
@@ -62,6 +65,8 @@ const noopLog: DNSLogger = { info() {}, warn() {}, error() {}, debug() {} };
 
 export interface ClusterDNSStats {
   queries: number;
+  udpQueries: number;
+  tcpQueries: number;
   clusterAnswers: number;
   forwarded: number;
   formErrors: number;
@@ -71,7 +76,7 @@ export interface ClusterDNSStats {
 export class ClusterDNS {
   readonly resolver: ClusterResolver;
   readonly forwarder: Forwarder;
-  readonly stats: ClusterDNSStats = { queries: 0, clusterAnswers: 0, forwarded: 0, formErrors: 0, servFails: 0 };
+  readonly stats: ClusterDNSStats = { queries: 0, udpQueries: 0, tcpQueries: 0, clusterAnswers: 0, forwarded: 0, formErrors: 0, servFails: 0 };
   private readonly informers?: ClusterDNSInformers;
   private readonly log: DNSLogger;
   private readonly abort = new AbortController();
@@ -79,6 +84,7 @@ export class ClusterDNS {
   private readonly tcp: Server[] = [];
   private readonly tcpConns = new Set<TcpSocket>();
   private readonly bound: { host: string; port: number }[] = [];
+  private metricsServer?: MetricsServer;
 
   constructor(private readonly opts: ClusterDNSOptions) {
     if (!opts.client && !opts.source) throw new Error('ClusterDNS needs a client or a record source');
@@ -92,6 +98,11 @@ export class ClusterDNS {
     const nameservers = opts.nameservers ?? [];
     this.resolver = new ClusterResolver(opts.source ?? this.informers!.source, { zone: opts.clusterDomain, ttl: opts.ttl, pods: opts.pods, nameservers: () => nameservers });
     this.forwarder = new Forwarder({ upstreams: opts.upstreams ?? [], cacheSeconds: opts.cacheSeconds, timeoutMs: opts.upstreamTimeoutMs });
+  }
+
+  /** The bound metrics address, when metrics are served. */
+  get metricsAddress(): { host: string; port: number } | undefined {
+    return this.metricsServer?.address;
   }
 
   /** The bound addresses (UDP and TCP share each port). */
@@ -112,12 +123,15 @@ export class ClusterDNS {
       if (!synced) this.log.warn({}, 'dns: starting with unsynced Kubernetes API caches');
     }
     for (const l of this.opts.listen) await this.listenOn(l);
+    if (this.opts.metrics) this.metricsServer = await startMetricsServer(this, this.opts.metrics);
     this.log.info({ listen: this.bound, zone: this.resolver.zone, upstreams: this.opts.upstreams ?? [] }, 'dns: serving');
   }
 
   async stop(): Promise<void> {
     this.abort.abort();
     this.forwarder.close();
+    await this.metricsServer?.close();
+    this.metricsServer = undefined;
     for (const c of this.tcpConns) c.destroy();
     await Promise.all([
       ...this.udp.map((s) => new Promise<void>((r) => s.close(() => r()))),
@@ -204,6 +218,8 @@ export class ClusterDNS {
   /** One query in, one response out (undefined: nothing to send back). Never throws. */
   async handle(msg: Buffer, transport: 'udp' | 'tcp'): Promise<Buffer | undefined> {
     this.stats.queries++;
+    if (transport === 'udp') this.stats.udpQueries++;
+    else this.stats.tcpQueries++;
     // Without a full header there is no ID to answer to.
     if (msg.length < 12) return undefined;
     const id = msg.readUInt16BE(0);
