@@ -218,6 +218,11 @@ describe('ClusterDNS server', () => {
     assert.match(srv.stdout, /0 100 80 web\.default\.svc\.cluster\.local/);
   });
 
+  it('fails to start on a taken port with a clear error, leaving nothing running', async () => {
+    const taken = new ClusterDNS({ source: {} as never, listen: [{ host: '127.0.0.1', port }] });
+    await assert.rejects(taken.start(), new RegExp(`dns: cannot listen on 127.0.0.1:${port}: .*EADDRINUSE`));
+  });
+
   it('rejects bad options with clear errors', () => {
     assert.throws(() => new ClusterDNS({ listen: [{ host: '127.0.0.1', port: 0 }] }), /needs a client or a record source/);
     assert.throws(() => new ClusterDNS({ source: {} as never, listen: [{ host: 'localhost', port: 0 }] }), /invalid DNS listen host/);

@@ -59,6 +59,7 @@ const MAX_UDP_SIZE = 1232;
 const MAX_QUERY_BYTES = 1024;
 const TCP_IDLE_MS = 10_000;
 const MAX_TCP_CONNECTIONS = 512;
+const MAX_TCP_BACKLOG_BYTES = 1 << 20;
 const SYNC_WAIT_MS = 5000;
 
 const noopLog: DNSLogger = { info() {}, warn() {}, error() {}, debug() {} };
@@ -122,8 +123,13 @@ export class ClusterDNS {
       clearTimeout(timer);
       if (!synced) this.log.warn({}, 'dns: starting with unsynced Kubernetes API caches');
     }
-    for (const l of this.opts.listen) await this.listenOn(l);
-    if (this.opts.metrics) this.metricsServer = await startMetricsServer(this, this.opts.metrics);
+    try {
+      for (const l of this.opts.listen) await this.listenOn(l);
+      if (this.opts.metrics) this.metricsServer = await startMetricsServer(this, this.opts.metrics);
+    } catch (e) {
+      await this.stop();
+      throw new Error(`dns: cannot listen on ${this.opts.listen.map((l) => `${l.host}:${l.port}`).join(', ')}${this.opts.metrics ? ` (metrics ${this.opts.metrics.host}:${this.opts.metrics.port})` : ''}: ${(e as Error).message}`);
+    }
     this.log.info({ listen: this.bound, zone: this.resolver.zone, upstreams: this.opts.upstreams ?? [] }, 'dns: serving');
   }
 
@@ -205,6 +211,8 @@ export class ClusterDNS {
         void this.handle(msg, 'tcp').then(
           (out) => {
             if (!out || c.destroyed) return;
+            // A client that sends but never reads is cut off rather than buffered for.
+            if (c.writableLength > MAX_TCP_BACKLOG_BYTES) return void c.destroy();
             const head = Buffer.alloc(2);
             head.writeUInt16BE(out.length);
             c.write(Buffer.concat([head, out]));
