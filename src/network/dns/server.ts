@@ -208,6 +208,8 @@ export class ClusterDNS {
         if (buf.length < 2 + len) break;
         const msg = buf.subarray(2, 2 + len);
         buf = buf.subarray(2 + len);
+        // A frame without a DNS header cannot be answered: the stream is out of step, close it.
+        if (len < 12) return void c.destroy();
         void this.handle(msg, 'tcp').then(
           (out) => {
             if (!out || c.destroyed) return;
