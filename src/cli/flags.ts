@@ -35,6 +35,7 @@ export interface ServerFlags {
   agent?: AgentSettings;
   ingressHttpPort: number;
   ingressHttpsPort: number;
+  clusterDNSPort: number;
 }
 
 export const SERVER_HELP = `Usage: k8ts server [flags]
@@ -51,7 +52,7 @@ Flags:
   --tls-san NAME                 Extra subject alternative name for the serving certificate (repeatable)
   --log-level LEVEL              info, debug, warn, error (default info)
   --compaction-interval DURATION How often old revisions are compacted, e.g. 5m, 30s (default 5m)
-  --disable LIST                 Components not to run: scheduler, ingress, controllers, or controllers by name
+  --disable LIST                 Components not to run: scheduler, ingress, dns, controllers, or controllers by name
                                  (garbage-collector, namespace, deployment, ...); comma-separated, repeatable
   --controllers LIST             Controllers to run, as kube-controller-manager: '*' (default) for all,
                                  a name to enable one, '-name' to disable one; comma-separated
@@ -89,6 +90,7 @@ export function parseServerFlags(argv: string[]): ServerFlags | 'help' {
       'node-monitor-grace-period': { type: 'string' },
       'default-local-storage-path': { type: 'string' },
       'ingress-http-port': { type: 'string' },
+      'cluster-dns-port': { type: 'string' },
       'ingress-https-port': { type: 'string' },
       agent: { type: 'boolean' },
       'disable-agent': { type: 'boolean' },
@@ -122,6 +124,7 @@ export function parseServerFlags(argv: string[]): ServerFlags | 'help' {
     agent: values['disable-agent'] ? undefined : agentSettings(values),
     ingressHttpPort: port16(values['ingress-http-port'] ?? '80', '--ingress-http-port'),
     ingressHttpsPort: port16(values['ingress-https-port'] ?? '443', '--ingress-https-port'),
+    clusterDNSPort: port16(values['cluster-dns-port'] ?? '53', '--cluster-dns-port'),
   };
 }
 

@@ -14,6 +14,7 @@ import { saveCredentials } from '../kubelet/node/join.js';
 import { defaultNodeIP } from '../kubelet/node/node-status.js';
 import { startNodeAgent, type NodeAgent } from '../kubelet/node-agent.js';
 import { IngressController } from '../network/ingress/index.js';
+import { startClusterDNS } from '../network/dns/run.js';
 import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -98,6 +99,27 @@ export async function runServer(argv: string[]): Promise<void> {
   }
   log.info({ port: server.port, dataDir: flags.dataDir, kubeconfig, datastore: flags.datastoreEndpoint ?? 'sqlite', ms: Date.now() - started }, 'k8ts server ready');
 
+  // This machine's address for pods: the embedded node's, else the advertised one.
+  const localNodeIP = flags.agent ? (flags.agent.nodeIP ?? defaultNodeIP()) : flags.advertiseAddress;
+
+  // Cluster DNS (CoreDNS's kubernetes plugin, in-process), published as kube-system/kube-dns.
+  let clusterDNS: Awaited<ReturnType<typeof startClusterDNS>> | undefined;
+  if (!flags.disable.includes('dns')) {
+    try {
+      clusterDNS = await startClusterDNS({
+        client: new Client(new HttpTransport({ ...clientConfig, userAgent: 'k8ts-dns' }), 'k8ts-dns'),
+        nodeIP: localNodeIP,
+        port: flags.clusterDNSPort,
+        serviceCIDR: flags.serviceClusterIPRange,
+        log: log.child({ component: 'dns' }),
+      });
+      // Until Services are proxied to it, pods ask the DNS server at its own address.
+      if (flags.agent && !flags.agent.clusterDNS.length) flags.agent.clusterDNS = [localNodeIP];
+    } catch (err) {
+      log.error({ err: String(err) }, 'cluster DNS could not start (see --disable dns, --cluster-dns-port)');
+    }
+  }
+
   // The built-in Ingress controller, on this machine's ports 80/443.
   let ingress: IngressController | undefined;
   if (!flags.disable.includes('ingress')) {
@@ -106,7 +128,7 @@ export async function runServer(argv: string[]): Promise<void> {
       httpPort: flags.ingressHttpPort,
       httpsPort: flags.ingressHttpsPort,
       bindAddress: flags.bindAddress,
-      addresses: [flags.advertiseAddress === '127.0.0.1' && flags.agent ? (flags.agent.nodeIP ?? defaultNodeIP()) : flags.advertiseAddress],
+      addresses: [localNodeIP],
       log: log.child({ component: 'ingress' }),
     });
     ingress.start().catch((err) => log.error({ err: String(err) }, 'the ingress controller could not start (see --disable ingress, --ingress-http-port)'));
@@ -145,6 +167,7 @@ export async function runServer(argv: string[]): Promise<void> {
     lifecycle.abort();
     await agent?.stop().catch(() => undefined);
     await ingress?.stop().catch(() => undefined);
+    await clusterDNS?.stop().catch(() => undefined);
     await server.stop();
     await store.close();
     process.exit(0);

@@ -235,7 +235,7 @@ export async function runUp(argv: string[]): Promise<void> {
       rec.agentPids.push(
         spawnInNetns(
           ns,
-          [process.execPath, K8TS_BIN, 'agent', '--server', `https://${gateway}:6443`, '--token-file', tokenFile, '--data-dir', nodeDir, '--node-name', nodeName, '--node-ip', nodeIP, '--cgroup-root', `/k8ts-${name}-${i}`],
+          [process.execPath, K8TS_BIN, 'agent', '--server', `https://${gateway}:6443`, '--token-file', tokenFile, '--data-dir', nodeDir, '--node-name', nodeName, '--node-ip', nodeIP, '--cgroup-root', `/k8ts-${name}-${i}`, '--cluster-dns', gateway],
           join(dir, `node-${i}.log`),
         ),
       );

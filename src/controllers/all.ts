@@ -58,7 +58,7 @@ export interface ControllerOptions {
 export function enabledControllers(disabled: string[], selection: string[] = ['*'], opts: ControllerOptions = {}): Controller[] {
   if (disabled.includes('controllers') || disabled.includes('controller-manager')) return [];
   // Server components that are not controllers may be named in --disable too.
-  const components = new Set(['*', 'scheduler', 'ingress']);
+  const components = new Set(['*', 'scheduler', 'ingress', 'dns']);
   const unknown = [...selection.map((s) => s.replace(/^-/, '')), ...disabled].filter((n) => !components.has(n) && !(n in CONTROLLERS));
   if (unknown.length) throw new Error(`unknown controller(s): ${unknown.join(', ')} (known: ${Object.keys(CONTROLLERS).join(', ')})`);
   const on = (name: string) => {

@@ -119,6 +119,32 @@ describe('k8ts up: a multi-node cluster in network namespaces', { skip, concurre
     assert.deepEqual(ing.status.loadBalancer.ingress, [{ ip: gateway }]);
   });
 
+  it('cluster DNS answers pods: services, kubernetes.default, headless per-pod names, search paths', () => {
+    const pod = JSON.parse(k(['get', 'pods', '-l', 'app=web', '-o', 'json'])).items[0].metadata.name;
+    const webIP = k(['get', 'svc', 'web', '-o', 'jsonpath={.spec.clusterIP}']);
+    const look = (q: string) => k(['exec', pod, '--', 'nslookup', q]);
+    assert.match(look('web.default.svc.cluster.local'), new RegExp(`Address: ${webIP.replace(/\./g, '\\.')}`));
+    // busybox's nslookup applies the search list only to names without dots, so names are
+    // given in full (with kubernetes.default it asks upstream, as it would on any cluster).
+    assert.match(look('kubernetes.default.svc.cluster.local'), /Address: 10\.43\.0\.1\b/);
+    k(['create', 'service', 'clusterip', 'web-headless', '--clusterip=None', '--tcp=8080:8080']);
+    k(['set', 'selector', 'service', 'web-headless', 'app=web']);
+    const podIPs: string[] = JSON.parse(k(['get', 'pods', '-l', 'app=web', '-o', 'json'])).items.map((p: any) => p.status.podIP).sort();
+    for (let i = 0; ; i++) {
+      const out = spawnSync(KUBECTL, ['exec', pod, '--', 'nslookup', 'web-headless.default.svc.cluster.local'], { env: { ...process.env, KUBECONFIG: kubeconfig, HOME: home }, encoding: 'utf8' }).stdout;
+      const got = [...out.matchAll(/Address: (10\.\d+\.\d+\.\d+)/g)].map((m) => m[1]).sort();
+      if (JSON.stringify(got) === JSON.stringify(podIPs)) break;
+      assert.ok(i < 50, `headless answers ${got} != ${podIPs}`);
+      execFileSync('sleep', ['0.2']);
+    }
+    const rc = spawnSync(KUBECTL, ['exec', pod, '--', 'nslookup', 'nosuch.default.svc.cluster.local'], { env: { ...process.env, KUBECONFIG: kubeconfig, HOME: home }, encoding: 'utf8' });
+    assert.match(rc.stdout + rc.stderr, /NXDOMAIN|can't find/);
+    const conf = k(['exec', pod, '--', 'cat', '/etc/resolv.conf']);
+    assert.match(conf, new RegExp(`nameserver 172\\.31\\.${index}\\.1`));
+    assert.match(conf, /search default\.svc\.cluster\.local svc\.cluster\.local cluster\.local/);
+    assert.match(conf, /options ndots:5/);
+  });
+
   it('k8ts down removes every namespace, link, route, rule and mount it made', () => {
     const r = spawnSync(process.execPath, [K8TS_BIN, 'down', '--cluster', name, '--dir', dir], { env: { ...process.env, HOME: home }, encoding: 'utf8', timeout: 180_000 });
     assert.equal(r.status, 0, r.stderr);

@@ -54,6 +54,8 @@ export interface StartOptions {
   agent?: boolean;
   /** Run the built-in Ingress controller (ports from extraArgs); off by default: ports 80/443 are one per machine. */
   ingress?: boolean;
+  /** Run the built-in cluster DNS (port from extraArgs); off by default. */
+  dns?: boolean;
 }
 
 function run(bin: string, args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<RunResult> {
@@ -77,7 +79,7 @@ function run(bin: string, args: string[], opts: { input?: string; env?: NodeJS.P
 }
 
 async function launch(dataDir: string, port: number, opts: StartOptions): Promise<{ proc: ChildProcess; port: number }> {
-  const args = ['server', '--data-dir', dataDir, '--secure-port', String(port), '--bind-address', '127.0.0.1', ...(opts.agent ? [] : ['--disable-agent']), ...(opts.ingress ? [] : ['--disable', 'ingress']), ...(opts.extraArgs ?? [])];
+  const args = ['server', '--data-dir', dataDir, '--secure-port', String(port), '--bind-address', '127.0.0.1', ...(opts.agent ? [] : ['--disable-agent']), ...(opts.ingress ? [] : ['--disable', 'ingress']), ...(opts.dns ? [] : ['--disable', 'dns']), ...(opts.extraArgs ?? [])];
   if (opts.datastoreEndpoint) args.push('--datastore-endpoint', opts.datastoreEndpoint);
   const proc = spawn(process.execPath, [K8TS_BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
