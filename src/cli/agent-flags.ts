@@ -19,6 +19,7 @@ export const AGENT_FLAG_OPTIONS = {
   'registries-file': { type: 'string' },
   'resolv-conf': { type: 'string' },
   'disable-network-policy': { type: 'boolean' },
+  'disable-pod-masquerade': { type: 'boolean' },
 } as const satisfies NonNullable<ParseArgsConfig['options']>;
 
 export const AGENT_FLAGS_HELP = `  --node-name NAME               Node name (default the host name, lower-cased)
@@ -37,6 +38,7 @@ export const AGENT_FLAGS_HELP = `  --node-name NAME               Node name (def
   --registries-file FILE         Registry mirrors and credentials, k3s's registries.yaml format
                                  (default <data-dir>/registries.yaml when present)
   --resolv-conf FILE             Resolver config for pods with dnsPolicy Default (default /etc/resolv.conf)
+  --disable-pod-masquerade       Do not masquerade pod traffic that leaves the pod network
   --disable-network-policy       Do not enforce NetworkPolicies (iptables FORWARD rules in the node's network namespace)
 `;
 
@@ -57,6 +59,7 @@ export interface AgentSettings {
   registriesFile?: string;
   resolvConf: string;
   networkPolicy: boolean;
+  podMasquerade: boolean;
 }
 
 export function parseKV(s: string | undefined): Record<string, string> {
@@ -102,5 +105,6 @@ export function agentSettings(values: AgentValues): AgentSettings {
     registriesFile: v['registries-file'],
     resolvConf: v['resolv-conf'] ?? '/etc/resolv.conf',
     networkPolicy: !values['disable-network-policy'],
+    podMasquerade: !values['disable-pod-masquerade'],
   };
 }

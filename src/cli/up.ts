@@ -235,7 +235,9 @@ export async function runUp(argv: string[]): Promise<void> {
       rec.agentPids.push(
         spawnInNetns(
           ns,
-          [process.execPath, K8TS_BIN, 'agent', '--server', `https://${gateway}:6443`, '--token-file', tokenFile, '--data-dir', nodeDir, '--node-name', nodeName, '--node-ip', nodeIP, '--cgroup-root', `/k8ts-${name}-${i}`, '--cluster-dns', gateway],
+          [process.execPath, K8TS_BIN, 'agent', '--server', `https://${gateway}:6443`, '--token-file', tokenFile, '--data-dir', nodeDir, '--node-name', nodeName, '--node-ip', nodeIP, '--cgroup-root', `/k8ts-${name}-${i}`, '--cluster-dns', gateway,
+            // Pod addresses stay visible across nodes; traffic leaving the cluster is masqueraded by the host.
+            '--disable-pod-masquerade'],
           join(dir, `node-${i}.log`),
         ),
       );

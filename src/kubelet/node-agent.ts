@@ -127,7 +127,7 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<NodeAgent> {
   await nodeStatus.register();
   void nodeStatus.run(o.signal);
   const podCIDR = await waitForPodCIDR(client, nodeName, s.podCIDR, o.signal, log);
-  writePodNetworkConfig({ confDir: cniConfDir, ipamDataDir: join(paths.agentDir, 'cni', 'networks'), podCIDR, bridge: s.cniBridge });
+  writePodNetworkConfig({ confDir: cniConfDir, ipamDataDir: join(paths.agentDir, 'cni', 'networks'), podCIDR, bridge: s.cniBridge, masquerade: s.podMasquerade });
   networkMessage = undefined;
   nodeStatus.poke();
   log.info({ podCIDR, bridge: s.cniBridge }, 'pod network configured');

@@ -1,7 +1,8 @@
 // The node's pod network as a CNI config for the runtime: a Linux bridge with host-local IPAM
 // over the node's podCIDR (assigned by the node-ipam controller), portmap for hostPorts, and
 // loopback. Written once the podCIDR is known; the runtime reports NetworkReady after that.
-// Masquerading off the node is left out: traffic of pods stays on this machine.
+// Pod traffic to anything outside the cluster's pod network is masqueraded (the bridge plugin's
+// ipMasq) unless turned off, as test clusters do.
 
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,6 +17,8 @@ export interface PodNetworkOptions {
   /** Linux interface names are at most 15 bytes. */
   bridge: string;
   mtu?: number;
+  /** Masquerade pod traffic leaving the pod network (default true). */
+  masquerade?: boolean;
 }
 
 export function podNetworkConfig(o: PodNetworkOptions): Record<string, unknown> {
@@ -27,7 +30,7 @@ export function podNetworkConfig(o: PodNetworkOptions): Record<string, unknown> 
         type: 'bridge',
         bridge: o.bridge,
         isGateway: true,
-        ipMasq: false,
+        ipMasq: o.masquerade !== false,
         hairpinMode: true,
         ...(o.mtu ? { mtu: o.mtu } : {}),
         ipam: { type: 'host-local', dataDir: o.ipamDataDir, ranges: [[{ subnet: o.podCIDR }]], routes: [{ dst: '0.0.0.0/0' }] },
