@@ -145,6 +145,39 @@ describe('k8ts up: a multi-node cluster in network namespaces', { skip, concurre
     assert.match(conf, /options ndots:5/);
   });
 
+  it('NetworkPolicy: default deny blocks a namespace\'s pods; an allow rule lets exactly the labelled pods in', () => {
+    k(['create', 'namespace', 'guarded']);
+    k(['run', 'target', '-n', 'guarded', `--image=${BUSYBOX}`, '--labels', 'app=target', '--', 'sh', '-c', 'echo guarded > /index.html; exec httpd -f -p 8080 -h /']);
+    k(['run', 'friend', `--image=${BUSYBOX}`, '--labels', 'role=friend', '--', 'sleep', '100000']);
+    k(['run', 'stranger', `--image=${BUSYBOX}`, '--', 'sleep', '100000']);
+    k(['wait', '--for=condition=Ready', 'pod/friend', 'pod/stranger', '--timeout=60s']);
+    k(['wait', '-n', 'guarded', '--for=condition=Ready', 'pod/target', '--timeout=60s']);
+    const ip = k(['get', 'pod', 'target', '-n', 'guarded', '-o', 'jsonpath={.status.podIP}']);
+    const fetch = (from: string) =>
+      spawnSync(KUBECTL, ['exec', from, '--', 'sh', '-c', `printf 'GET /index.html HTTP/1.0\\r\\n\\r\\n' | nc -w 2 ${ip} 8080 | tail -1`], { env: { ...process.env, KUBECONFIG: kubeconfig, HOME: home }, encoding: 'utf8', timeout: 30_000 }).stdout.trim();
+    const until = (from: string, want: string) => {
+      for (let i = 0; ; i++) {
+        const got = fetch(from);
+        if (got === want) return;
+        assert.ok(i < 40, `${from} → target: got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
+        execFileSync('sleep', ['0.25']);
+      }
+    };
+    until('friend', 'guarded');
+    until('stranger', 'guarded');
+    k(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'deny-all', namespace: 'guarded' }, spec: { podSelector: {}, policyTypes: ['Ingress'] } }));
+    until('friend', '');
+    until('stranger', '');
+    k(['apply', '-f', '-'], JSON.stringify({
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: { name: 'allow-friends', namespace: 'guarded' },
+      spec: { podSelector: { matchLabels: { app: 'target' } }, ingress: [{ from: [{ namespaceSelector: {}, podSelector: { matchLabels: { role: 'friend' } } }], ports: [{ port: 8080 }] }] },
+    }));
+    until('friend', 'guarded');
+    assert.equal(fetch('stranger'), '');
+  });
+
   it('k8ts down removes every namespace, link, route, rule and mount it made', () => {
     const r = spawnSync(process.execPath, [K8TS_BIN, 'down', '--cluster', name, '--dir', dir], { env: { ...process.env, HOME: home }, encoding: 'utf8', timeout: 180_000 });
     assert.equal(r.status, 0, r.stderr);
