@@ -30,7 +30,7 @@ const execFileP = promisify(execFile);
 const K8TS_BIN = new URL('../../bin/k8ts', import.meta.url).pathname;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export const UP_HELP = `Usage: k8ts up [--nodes N] [flags]
+export const UP_HELP = `Usage: k8ts up [--nodes N] [flags] [-- server flags]
 
 Starts a local cluster: an API server and N node agents, each node in its own network namespace
 with its own containerd, joined on a bridge this command creates. The kubeconfig is written to
@@ -45,6 +45,7 @@ Flags:
   --no-kubeconfig-merge  Do not touch ~/.kube/config
   --timeout D        How long to wait for the nodes to be Ready, seconds (default 180)
 
+Flags after -- go to the server (e.g. -- --node-monitor-grace-period 10s).
 Remove it with: k8ts down --cluster NAME
 `;
 
@@ -116,8 +117,9 @@ export function unmergeKubeconfig(context: string): void {
 }
 
 export async function runUp(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
+  const { values, positionals: serverArgs } = parseArgs({
     args: argv,
+    allowPositionals: true,
     options: {
       nodes: { type: 'string' },
       name: { type: 'string' },
@@ -189,7 +191,7 @@ export async function runUp(argv: string[]): Promise<void> {
     mkdirSync(serverDir, { recursive: true });
     rec.serverPid = spawnInNetns(
       routerNs,
-      [process.execPath, K8TS_BIN, 'server', '--data-dir', serverDir, '--disable-agent', '--advertise-address', gateway, '--tls-san', linkRouter, '--tls-san', gateway, '--cluster-cidr', clusterCIDR],
+      [process.execPath, K8TS_BIN, 'server', '--data-dir', serverDir, '--disable-agent', '--advertise-address', gateway, '--tls-san', linkRouter, '--tls-san', gateway, '--cluster-cidr', clusterCIDR, ...serverArgs],
       join(dir, 'server.log'),
     );
     save(rec);
