@@ -190,6 +190,32 @@ describe('ServiceProxy in a network namespace', { skip }, () => {
     assert.match(await connect('node', NODE_IP, nodePort), /^[ac]$/);
   });
 
+  test('UDP: conntrack entries to a removed endpoint are deleted', async () => {
+    const svc = await client.resource(R.services).create('default', { metadata: { name: 'udp' }, spec: { ports: [{ name: 'dns', port: 53, targetPort: 9999, protocol: 'UDP' }] } });
+    const mkSlice = (pod: string) => ({ addressType: 'IPv4', ports: [{ name: 'dns', port: 9999, protocol: 'UDP' }], endpoints: [{ addresses: [topo.pods[pod].ip], conditions: { ready: true } }] });
+    const s = await client.resource(R.endpointslices).create('default', { metadata: { name: 'udp-abc', labels: { 'kubernetes.io/service-name': 'udp' } }, ...mkSlice('a') } as Partial<KubeObject> & { metadata: KubeObject['metadata'] });
+    const ip = clusterIP(svc);
+    const entries = () => spawnSync('ip', ['netns', 'exec', topo.node, 'conntrack', '-L', '-p', 'udp', '--orig-dst', ip], { encoding: 'utf8' }).stdout;
+    // The topology's servers answer UDP on 9999 too; a fixed source port keeps one conntrack entry.
+    const send = () => spawnSync('ip', ['netns', 'exec', topo.node, process.execPath, '-e', `const u=require('node:dgram').createSocket('udp4');u.bind(40053,()=>{u.send('x',53,'${ip}');u.on('message',()=>process.exit(0));setTimeout(()=>process.exit(1),1000)})`]).status === 0;
+    await eventually(() => send(), 'UDP answer through the ClusterIP');
+    assert.match(entries(), new RegExp(`src=${topo.pods.a.ip.replace(/\./g, '\\.')} `));
+    await client.resource(R.endpointslices).update({ ...s, ...mkSlice('b') } as KubeObject);
+    await eventually(() => !entries().includes(`src=${topo.pods.a.ip} `), 'stale UDP entry deleted');
+    assert.ok(send(), 'the same client flow now reaches b');
+    assert.match(entries(), new RegExp(`src=${topo.pods.b.ip.replace(/\./g, '\\.')} `));
+  });
+
+  test('rules removed behind the proxy\'s back are noticed (canary chain) and rewritten', async () => {
+    const ip = clusterIP(await client.resource(R.services).get('default', 'web'));
+    const { buildCleanupRules } = await import('./rules.js');
+    await iptables.restore(buildCleanupRules({ nat: await iptables.save('nat'), filter: await iptables.save('filter') }));
+    assert.equal(await connect('node', ip, 80, 1), '');
+    const stats = await proxy.syncNow();
+    assert.equal(stats.full, true);
+    assert.match(await connect('node', ip, 80), /^[ab]$/);
+  });
+
   test('removing the Service removes its rules; cleanup() restores iptables as they were', async () => {
     await client.resource(R.services).delete('default', 'web');
     await eventually(async () => !(await iptables.save('nat')).includes('default/web:http'), 'web rules gone');

@@ -1,15 +1,18 @@
 // The node agent's service proxy: keeps this node's iptables in line with Services and
 // EndpointSlices, as upstream kube-proxy's iptables mode does. Informer events only mark the
 // state dirty; a single loop syncs at most once per minSyncPeriod (coalescing bursts) and in
-// full every syncPeriod. Between full syncs only per-service chains whose text changed are
-// rewritten; every sync is one `iptables-restore --noflush` transaction.
+// any case every syncPeriod. Like upstream (MinimizeIPTablesRestore), a sync rewrites only the
+// per-service chains whose text changed; a full rewrite (which re-reads iptables-save and removes
+// whatever stale chains it finds) happens on the first sync, after a failure, when the canary
+// chain has vanished (someone flushed the tables) and every fullSyncPeriod (1 h). Every sync is
+// one `iptables-restore --noflush` transaction.
 
 import type { KubeObject } from '../../api/meta/v1.js';
 import type { Client } from '../../client/client.js';
 import { SharedInformer, type EventHandlers } from '../../client/informer.js';
 import { R } from '../../client/resources.js';
 import { iptablesRunner, type IptablesRunner } from './iptables.js';
-import { buildCleanupRules, buildRuleSet, parseSave, renderRestore } from './rules.js';
+import { buildCleanupRules, buildRuleSet, CANARY_CHAIN, parseSave, renderRestore } from './rules.js';
 import type { ServicePortInfo } from './service-ports.js';
 
 export interface ProxyLogger {
@@ -29,8 +32,10 @@ export interface ServiceProxyOptions {
   /** Default: iptables of the host, or of `netns` when given. */
   iptables?: IptablesRunner;
   netns?: string;
-  /** Full resync period (default 30 s). */
+  /** Resync period even without changes (default 30 s). */
   syncPeriodMs?: number;
+  /** Full rewrite period (default 1 h): nftables makes rewriting 10k chains cost seconds. */
+  fullSyncPeriodMs?: number;
   /** At most one sync per this period (default 1 s). */
   minSyncPeriodMs?: number;
   /** NodePorts on 127.0.0.1 (sets net.ipv4.conf.all.route_localnet=1), default true. */
@@ -64,6 +69,8 @@ export class ServiceProxy {
   private readonly iptables: IptablesRunner;
   private readonly syncPeriodMs: number;
   private readonly minSyncPeriodMs: number;
+  private readonly fullSyncPeriodMs: number;
+  private lastFullAt = -Infinity;
   private readonly localhostNodePorts: boolean;
   /** Per-service chains applied by the last successful sync. */
   private previous?: Map<string, string>;
@@ -77,6 +84,7 @@ export class ServiceProxy {
     this.iptables = o.iptables ?? iptablesRunner({ netns: o.netns });
     this.syncPeriodMs = o.syncPeriodMs ?? 30_000;
     this.minSyncPeriodMs = o.minSyncPeriodMs ?? 1_000;
+    this.fullSyncPeriodMs = o.fullSyncPeriodMs ?? 3_600_000;
     this.localhostNodePorts = o.localhostNodePorts !== false;
     const onError = (resource: string) => (err: unknown) => o.log.warn({ err: String(err), resource }, 'service proxy cannot list/watch, retrying');
     this.services = new SharedInformer(o.client, R.services, { onError: onError('services') });
@@ -114,20 +122,20 @@ export class ServiceProxy {
         this.o.log.warn({ err: String(e) }, 'cannot set net.ipv4.conf.all.route_localnet=1: NodePorts on 127.0.0.1 will not answer');
       }
     }
-    let lastFull = -Infinity;
+    let lastPeriodic = -Infinity;
     let failures = 0;
     while (!signal.aborted) {
       const now = Date.now();
-      const full = now - lastFull >= this.syncPeriodMs;
-      let waitMs = lastFull + this.syncPeriodMs - now;
-      if (this.dirty || full) {
+      const periodic = now - lastPeriodic >= this.syncPeriodMs;
+      let waitMs = lastPeriodic + this.syncPeriodMs - now;
+      if (this.dirty || periodic) {
         const hold = this.lastSyncAt + this.minSyncPeriodMs - now;
         if (hold > 0) waitMs = hold;
         else {
           this.dirty = false;
           try {
-            const stats = await this.syncNow({ full });
-            if (full) lastFull = now;
+            const stats = await this.syncNow();
+            if (periodic) lastPeriodic = now;
             failures = 0;
             this.o.log.debug({ ...stats }, 'service proxy rules synced');
             continue;
@@ -155,7 +163,14 @@ export class ServiceProxy {
 
   /** Syncs now (serialised with the loop); `full` rewrites every chain and re-reads iptables. */
   syncNow(opts: { full?: boolean } = {}): Promise<SyncStats> {
-    const p = this.serial.then(() => this.sync(opts.full === true || !this.previous));
+    const p = this.serial.then(async () => {
+      let full = opts.full === true || !this.previous || Date.now() - this.lastFullAt >= this.fullSyncPeriodMs;
+      if (!full && !((await this.iptables.chainExists('nat', CANARY_CHAIN)) && (await this.iptables.chainExists('filter', CANARY_CHAIN)))) {
+        this.o.log.warn({}, 'service proxy rules were flushed by someone else, rewriting them all');
+        full = true;
+      }
+      return this.sync(full);
+    });
     this.serial = p.catch(() => {});
     return p;
   }
@@ -182,6 +197,7 @@ export class ServiceProxy {
       throw e;
     }
     this.previous = r.applied;
+    if (full) this.lastFullAt = Date.now();
     const conntrackDeleted = await this.flushStaleUdp(rs.ports);
     return {
       ms: performance.now() - started,

@@ -179,9 +179,12 @@ export const BASE_JUMPS: Record<'nat' | 'filter', { chain: string; spec: string;
   ],
 };
 
+/** An empty chain whose disappearance tells the proxy that someone flushed its rules. */
+export const CANARY_CHAIN = 'KUBE-PROXY-CANARY';
+
 export const BASE_CHAINS = {
-  nat: ['KUBE-SERVICES', 'KUBE-NODEPORTS', 'KUBE-POSTROUTING', 'KUBE-MARK-MASQ'],
-  filter: ['KUBE-SERVICES', 'KUBE-EXTERNAL-SERVICES', 'KUBE-FORWARD', 'KUBE-FIREWALL'],
+  nat: ['KUBE-SERVICES', 'KUBE-NODEPORTS', 'KUBE-POSTROUTING', 'KUBE-MARK-MASQ', CANARY_CHAIN],
+  filter: ['KUBE-SERVICES', 'KUBE-EXTERNAL-SERVICES', 'KUBE-FORWARD', 'KUBE-FIREWALL', CANARY_CHAIN],
 };
 
 /** What iptables-save shows of the proxy's chains and jumps in one table. */
