@@ -91,8 +91,9 @@ export function servicePorts(svc: KubeObject, slices: KubeObject[], nodeName: st
   const service = `${svc.metadata.namespace}/${svc.metadata.name}`;
   const status = (svc.status ?? {}) as Record<string, any>;
   const isLB = spec.type === 'LoadBalancer';
+  // ipMode Proxy: the load balancer rewrites the destination itself, so its IP is not captured here.
   const isNodePort = isLB || spec.type === 'NodePort';
-  const lbIPs: string[] = isLB ? ((status.loadBalancer?.ingress ?? []) as { ip?: string }[]).map((i) => i.ip).filter(isIPv4) : [];
+  const lbIPs: string[] = isLB ? ((status.loadBalancer?.ingress ?? []) as { ip?: string; ipMode?: string }[]).filter((i) => i.ipMode !== 'Proxy').map((i) => i.ip).filter(isIPv4) : [];
   const externalIPs: string[] = ((spec.externalIPs ?? []) as unknown[]).filter(isIPv4);
   const affinity = spec.sessionAffinity === 'ClientIP' ? (Number(spec.sessionAffinityConfig?.clientIP?.timeoutSeconds) || DEFAULT_AFFINITY_SECONDS) : undefined;
   const out: ServicePortInfo[] = [];
