@@ -69,6 +69,8 @@ describe('ServiceProxy in a network namespace', { skip }, () => {
     // ClusterIPs are routed like any off-node address: the default route.
     sh('ip', '-n', n, 'route', 'add', 'default', 'via', OUTSIDE_IP);
     sh('ip', 'netns', 'exec', n, 'sysctl', '-q', '-w', 'net.ipv4.ip_forward=1');
+    // As the CNI bridge plugin's hairpinMode: a frame may leave by the port it came in on.
+    Object.keys(topo.pods).forEach((_, i) => sh('ip', '-n', n, 'link', 'set', `veth${i}`, 'type', 'bridge_slave', 'hairpin', 'on'));
     for (const [name, pod] of Object.entries(topo.pods)) {
       await new Promise<void>((resolve, reject) => {
         const child = spawn('ip', ['netns', 'exec', pod.netns, process.execPath, '-e', NAME_SERVER, name], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -131,6 +133,12 @@ describe('ServiceProxy in a network namespace', { skip }, () => {
     const seen = new Set<string>();
     for (let i = 0; i < 16 && seen.size < 2; i++) seen.add(await connect('c', ip, 80));
     assert.deepEqual([...seen].sort(), ['a', 'b'], 'random load balancing over both endpoints from pod c');
+  });
+
+  test('hairpin: a pod reaching itself through its Service is masqueraded so the reply comes back', async () => {
+    const svc = await service('self', {});
+    await slice('self', ['a']);
+    assert.equal(await eventually(async () => await connect('a', clusterIP(svc), 80), 'a → its own Service'), 'a');
   });
 
   test('NodePort on the node address and on 127.0.0.1, and the LoadBalancer IP', async () => {

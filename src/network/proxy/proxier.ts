@@ -63,6 +63,9 @@ interface UdpPort {
   endpoints: Set<string>;
 }
 
+const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
+const IPV4_CIDR = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}\/([0-9]|[12]\d|3[0-2])$/;
+
 export class ServiceProxy {
   private readonly services: SharedInformer;
   private readonly slices: SharedInformer;
@@ -81,6 +84,8 @@ export class ServiceProxy {
   private serial: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly o: ServiceProxyOptions) {
+    for (const ip of o.nodeIPs) if (!IPV4.test(ip)) throw new Error(`service proxy: node IP ${JSON.stringify(ip)} is not an IPv4 address`);
+    if (o.clusterCIDR !== undefined && !IPV4_CIDR.test(o.clusterCIDR)) throw new Error(`service proxy: cluster CIDR ${JSON.stringify(o.clusterCIDR)} is not an IPv4 CIDR (a.b.c.d/n)`);
     this.iptables = o.iptables ?? iptablesRunner({ netns: o.netns });
     this.syncPeriodMs = o.syncPeriodMs ?? 30_000;
     this.minSyncPeriodMs = o.minSyncPeriodMs ?? 1_000;
