@@ -66,6 +66,7 @@ describe('ServiceProxy in a network namespace', { skip }, () => {
     sh('ip', '-n', outside, 'addr', 'add', `${OUTSIDE_IP}/24`, 'dev', 'eth0');
     sh('ip', '-n', outside, 'link', 'set', 'eth0', 'up');
     sh('ip', '-n', outside, 'link', 'set', 'lo', 'up');
+    sh('ip', '-n', outside, 'route', 'add', '10.99.99.99/32', 'via', NODE_IP);
     // ClusterIPs are routed like any off-node address: the default route.
     sh('ip', '-n', n, 'route', 'add', 'default', 'via', OUTSIDE_IP);
     sh('ip', 'netns', 'exec', n, 'sysctl', '-q', '-w', 'net.ipv4.ip_forward=1');
@@ -152,6 +153,16 @@ describe('ServiceProxy in a network namespace', { skip }, () => {
     // A load balancer (ServiceLB writes the node addresses) announces 10.99.99.99 here.
     await client.resource(R.services).patch('default', 'np', 'merge', { status: { loadBalancer: { ingress: [{ ip: '10.99.99.99', ipMode: 'VIP' }] } } }, { subresource: 'status' });
     assert.equal(await eventually(async () => await connect('node', '10.99.99.99', 80), 'LoadBalancer IP'), 'b');
+  });
+
+  test('loadBalancerSourceRanges let listed clients use the load-balancer IP, and only them', async () => {
+    assert.equal(await connect('outside', '10.99.99.99', 80), 'b', 'no ranges: open to all');
+    await client.resource(R.services).patch('default', 'np', 'merge', { spec: { loadBalancerSourceRanges: ['10.0.0.0/8'] } });
+    await eventually(async () => (await iptables.save('filter')).includes('traffic not accepted by loadBalancerSourceRanges'), 'firewall rules');
+    assert.equal(await connect('outside', '10.99.99.99', 80, 1), '', 'outside is not in 10.0.0.0/8');
+    assert.equal(await connect('a', '10.99.99.99', 80), 'b', 'pod a is');
+    await client.resource(R.services).patch('default', 'np', 'merge', { spec: { loadBalancerSourceRanges: ['10.0.0.0/8', `${OUTSIDE_IP}/32`] } });
+    assert.equal(await eventually(async () => await connect('outside', '10.99.99.99', 80, 1), 'outside allowed'), 'b');
   });
 
   test('a Service without endpoints is refused at once', async () => {

@@ -90,6 +90,19 @@ describe('buildRules', () => {
     assert.ok(nat.includes('-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -d 127.0.0.1/32 -j KUBE-NODEPORTS'));
   });
 
+  test('loadBalancerSourceRanges: RETURN for each range, then DROP, on the original destination', () => {
+    const r = buildRules(
+      state([svc('web', { type: 'LoadBalancer', loadBalancerSourceRanges: ['203.0.113.0/24', 'bogus'], ports: [{ name: 'http', port: 80, nodePort: 30080, protocol: 'TCP' }] }, { loadBalancer: { ingress: [{ ip: '192.168.1.10' }] } })], [slice('web', [{ ip: '10.42.0.2' }])]),
+    );
+    assert.deepEqual(
+      lines(r.filter).filter((l) => l.startsWith('-A KUBE-PROXY-FIREWALL')),
+      [
+        '-A KUBE-PROXY-FIREWALL -s 203.0.113.0/24 -m conntrack --ctorigdst 192.168.1.10/32 --ctorigdstport 80 -p tcp -m tcp -j RETURN',
+        '-A KUBE-PROXY-FIREWALL -m comment --comment "ns/web:http traffic not accepted by loadBalancerSourceRanges" -m conntrack --ctorigdst 192.168.1.10/32 --ctorigdstport 80 -p tcp -m tcp -j DROP',
+      ],
+    );
+  });
+
   test('externalTrafficPolicy Local: KUBE-SVL with local endpoints; pods and the node use all; DROP when none is local', () => {
     const s = [svc('web', { type: 'NodePort', externalTrafficPolicy: 'Local', ports: [{ name: 'http', port: 80, nodePort: 30080, protocol: 'TCP' }] })];
     const r = buildRules(state(s, [slice('web', [{ ip: '10.42.0.2', node: 'n1' }, { ip: '10.42.1.2', node: 'n2' }])]));

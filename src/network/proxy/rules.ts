@@ -37,6 +37,8 @@ export interface RuleSet {
   natNodePorts: string[];
   filterServices: string[];
   filterExternal: string[];
+  /** loadBalancerSourceRanges, matched on the original destination (before DNAT). */
+  filterFirewall: string[];
   localhostNodePorts: boolean;
 }
 
@@ -49,7 +51,7 @@ export function buildRuleSet(state: ProxyRuleState): RuleSet {
   for (const svc of state.services) ports.push(...servicePorts(svc, bySvc.get(`${svc.metadata.namespace}/${svc.metadata.name}`) ?? [], state.nodeName));
   ports.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.protocol < b.protocol ? -1 : a.protocol > b.protocol ? 1 : 0));
 
-  const rs: RuleSet = { ports, chains: new Map(), natServices: [], natNodePorts: [], filterServices: [], filterExternal: [], localhostNodePorts: state.localhostNodePorts !== false };
+  const rs: RuleSet = { ports, chains: new Map(), natServices: [], natNodePorts: [], filterServices: [], filterExternal: [], filterFirewall: [], localhostNodePorts: state.localhostNodePorts !== false };
   for (const sp of ports) addServicePort(rs, sp, state.clusterCIDR);
 
   // Last in KUBE-SERVICES: anything else addressed to the node may be a NodePort.
@@ -121,6 +123,14 @@ function addServicePort(rs: RuleSet, sp: ServicePortInfo, clusterCIDR: string | 
     }
   }
 
+  if (sp.loadBalancerSourceRanges.length) {
+    for (const ip of sp.loadBalancerIPs) {
+      const orig = `-m conntrack --ctorigdst ${ip}/32 --ctorigdstport ${sp.port} ${proto}`;
+      for (const range of sp.loadBalancerSourceRanges) rs.filterFirewall.push(`-A KUBE-PROXY-FIREWALL -s ${range} ${orig} -j RETURN`);
+      rs.filterFirewall.push(`-A KUBE-PROXY-FIREWALL -m comment --comment ${q(`${sp.name} traffic not accepted by loadBalancerSourceRanges`)} ${orig} -j DROP`);
+    }
+  }
+
   if (needSVC) {
     const masq = !sp.internalPolicyLocal && clusterCIDR ? [`-A ${svcChain} -m comment --comment ${q(`${sp.name} cluster IP`)} ${clusterDst} ! -s ${clusterCIDR} -j KUBE-MARK-MASQ`] : [];
     rs.chains.set(svcChain, [...masq, ...balance(sp, svcChain, sp.allEndpoints)]);
@@ -175,6 +185,9 @@ export const BASE_JUMPS: Record<'nat' | 'filter', { chain: string; spec: string;
     { chain: 'FORWARD', spec: '-m conntrack --ctstate NEW -m comment --comment "kubernetes service portals"', target: 'KUBE-SERVICES' },
     { chain: 'OUTPUT', spec: '-m conntrack --ctstate NEW -m comment --comment "kubernetes service portals"', target: 'KUBE-SERVICES' },
     { chain: 'INPUT', spec: '', target: 'KUBE-FIREWALL' },
+    { chain: 'INPUT', spec: '-m conntrack --ctstate NEW -m comment --comment "kubernetes load balancer firewall"', target: 'KUBE-PROXY-FIREWALL' },
+    { chain: 'FORWARD', spec: '-m conntrack --ctstate NEW -m comment --comment "kubernetes load balancer firewall"', target: 'KUBE-PROXY-FIREWALL' },
+    { chain: 'OUTPUT', spec: '-m conntrack --ctstate NEW -m comment --comment "kubernetes load balancer firewall"', target: 'KUBE-PROXY-FIREWALL' },
     { chain: 'FORWARD', spec: '-m comment --comment "kubernetes forwarding rules"', target: 'KUBE-FORWARD', append: true },
   ],
 };
@@ -184,7 +197,7 @@ export const CANARY_CHAIN = 'KUBE-PROXY-CANARY';
 
 export const BASE_CHAINS = {
   nat: ['KUBE-SERVICES', 'KUBE-NODEPORTS', 'KUBE-POSTROUTING', 'KUBE-MARK-MASQ', CANARY_CHAIN],
-  filter: ['KUBE-SERVICES', 'KUBE-EXTERNAL-SERVICES', 'KUBE-FORWARD', 'KUBE-FIREWALL', CANARY_CHAIN],
+  filter: ['KUBE-SERVICES', 'KUBE-EXTERNAL-SERVICES', 'KUBE-FORWARD', 'KUBE-FIREWALL', 'KUBE-PROXY-FIREWALL', CANARY_CHAIN],
 };
 
 /** What iptables-save shows of the proxy's chains and jumps in one table. */
@@ -234,7 +247,7 @@ export function renderRestore(rs: RuleSet, o: RenderOptions = {}): Rendered {
 
   // filter: small, always rewritten whole.
   const filter: string[] = ['*filter', ...BASE_CHAINS.filter.map((c) => `:${c} - [0:0]`), ...jumpLines('filter')];
-  filter.push(...rs.filterServices, ...rs.filterExternal);
+  filter.push(...rs.filterServices, ...rs.filterExternal, ...rs.filterFirewall);
   filter.push(
     `-A KUBE-FORWARD -m comment --comment "kubernetes forwarding rules" -m mark --mark ${MASQ_MARK}/${MASQ_MARK} -j ACCEPT`,
     '-A KUBE-FORWARD -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',

@@ -73,6 +73,9 @@ export class ServiceLBController {
         if (failed) {
           this.dirty = true;
           waitMs = 1_000;
+        } else if (this.dirty) {
+          // Changed while this pass ran: go again after a short coalescing pause.
+          waitMs = 50;
         }
       }
       await new Promise<void>((resolve) => {

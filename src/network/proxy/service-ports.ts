@@ -30,6 +30,8 @@ export interface ServicePortInfo {
   nodePort?: number;
   externalIPs: string[];
   loadBalancerIPs: string[];
+  /** spec.loadBalancerSourceRanges (valid IPv4 CIDRs): who may use the load-balancer IPs. */
+  loadBalancerSourceRanges: string[];
   externalPolicyLocal: boolean;
   internalPolicyLocal: boolean;
   /** Seconds, when sessionAffinity is ClientIP. */
@@ -94,6 +96,10 @@ export function servicePorts(svc: KubeObject, slices: KubeObject[], nodeName: st
   // ipMode Proxy: the load balancer rewrites the destination itself, so its IP is not captured here.
   const isNodePort = isLB || spec.type === 'NodePort';
   const lbIPs: string[] = isLB ? ((status.loadBalancer?.ingress ?? []) as { ip?: string; ipMode?: string }[]).filter((i) => i.ipMode !== 'Proxy').map((i) => i.ip).filter(isIPv4) : [];
+  const sourceRanges: string[] = ((spec.loadBalancerSourceRanges ?? []) as unknown[])
+    .filter((r): r is string => typeof r === 'string')
+    .map((r) => r.trim())
+    .filter((r) => /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(r));
   const externalIPs: string[] = ((spec.externalIPs ?? []) as unknown[]).filter(isIPv4);
   const affinity = spec.sessionAffinity === 'ClientIP' ? (Number(spec.sessionAffinityConfig?.clientIP?.timeoutSeconds) || DEFAULT_AFFINITY_SECONDS) : undefined;
   const out: ServicePortInfo[] = [];
@@ -139,6 +145,7 @@ export function servicePorts(svc: KubeObject, slices: KubeObject[], nodeName: st
       nodePort: isNodePort && Number.isInteger(p.nodePort) && p.nodePort > 0 ? p.nodePort : undefined,
       externalIPs,
       loadBalancerIPs: lbIPs,
+      loadBalancerSourceRanges: lbIPs.length ? sourceRanges : [],
       externalPolicyLocal: (isNodePort || externalIPs.length > 0) && (spec.externalTrafficPolicy === 'Local' || spec.externalTrafficPolicy === 'OnlyLocal'),
       internalPolicyLocal,
       affinitySeconds: affinity,
