@@ -138,6 +138,15 @@ describe('buildRules', () => {
     assert.ok(r.nat.includes(`-A ${sep} -m comment --comment "ns/web:http" -m recent --name ${sep} --set -p tcp -m tcp -j DNAT --to-destination 10.42.0.2:8080`));
   });
 
+  test('above 1000 endpoints the per-endpoint rules carry no comments (large cluster mode)', () => {
+    const eps = Array.from({ length: 1001 }, (_, i) => ({ ip: `10.42.${i >> 8}.${i & 255}` }));
+    const r = buildRules(state([svc('web', {})], [slice('web', eps)]));
+    const sep = endpointChain('ns/web:http', 'TCP', '10.42.0.0:8080');
+    assert.ok(lines(r.nat).includes(`-A ${sep} -p tcp -m tcp -j DNAT --to-destination 10.42.0.0:8080`));
+    assert.ok(lines(r.nat).some((l) => new RegExp(`^-A ${SVC} -m statistic --mode random --probability 0\\.\\d{10} -j KUBE-SEP-\\w{16}$`).test(l)));
+    assert.ok(r.nat.includes('"ns/web:http cluster IP"'), 'service-level comments stay');
+  });
+
   test('no clusterCIDR: no masquerade rule for the ClusterIP; no node IPs: NodePorts on every local address', () => {
     const r = buildRules(state([svc('web', {})], [slice('web', [{ ip: '10.42.0.2' }])], { clusterCIDR: undefined, nodeIPs: [] }));
     assert.ok(!r.nat.includes('! -s'));
