@@ -90,6 +90,14 @@ describe('buildRules', () => {
     assert.ok(nat.includes('-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -d 127.0.0.1/32 -j KUBE-NODEPORTS'));
   });
 
+  test('externalIPs jump to KUBE-EXT from KUBE-SERVICES; without endpoints they are rejected in KUBE-EXTERNAL-SERVICES', () => {
+    const s = [svc('web', { externalIPs: ['198.51.100.7'] })];
+    const r = buildRules(state(s, [slice('web', [{ ip: '10.42.0.2' }])]));
+    assert.ok(lines(r.nat).includes(`-A KUBE-SERVICES -m comment --comment "ns/web:http external IP" -p tcp -m tcp -d 198.51.100.7/32 --dport 80 -j ${externalChain('ns/web:http', 'TCP')}`));
+    const none = buildRules(state(s, []));
+    assert.ok(lines(none.filter).includes('-A KUBE-EXTERNAL-SERVICES -m comment --comment "ns/web:http has no endpoints" -p tcp -m tcp -d 198.51.100.7/32 --dport 80 -j REJECT --reject-with icmp-port-unreachable'));
+  });
+
   test('loadBalancerSourceRanges: RETURN for each range, then DROP, on the original destination', () => {
     const r = buildRules(
       state([svc('web', { type: 'LoadBalancer', loadBalancerSourceRanges: ['203.0.113.0/24', 'bogus'], ports: [{ name: 'http', port: 80, nodePort: 30080, protocol: 'TCP' }] }, { loadBalancer: { ingress: [{ ip: '192.168.1.10' }] } })], [slice('web', [{ ip: '10.42.0.2' }])]),
