@@ -156,7 +156,7 @@ export class ServiceProxy {
         const done = () => {
           clearTimeout(t);
           signal.removeEventListener('abort', done);
-          this.wake = undefined;
+          if (this.wake === done) this.wake = undefined;
           resolve();
         };
         const t = setTimeout(done, Math.max(10, waitMs));

@@ -79,19 +79,23 @@ export class ServiceLBController {
         }
       }
       await new Promise<void>((resolve) => {
+        let finished = false;
+        let t = setTimeout(() => done(), waitMs);
+        const wake = () => {
+          // Coalesce a burst of events into one pass.
+          clearTimeout(t);
+          t = setTimeout(() => done(), 50);
+        };
         const done = () => {
+          if (finished) return;
+          finished = true;
           clearTimeout(t);
           signal.removeEventListener('abort', done);
-          this.wake = undefined;
+          if (this.wake === wake) this.wake = undefined;
           resolve();
         };
-        // Coalesce a burst of events into one pass.
-        const t = setTimeout(done, waitMs);
         signal.addEventListener('abort', done, { once: true });
-        this.wake = () => {
-          clearTimeout(t);
-          setTimeout(done, 50);
-        };
+        this.wake = wake;
       });
     }
   }
