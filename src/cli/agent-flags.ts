@@ -20,6 +20,7 @@ export const AGENT_FLAG_OPTIONS = {
   'resolv-conf': { type: 'string' },
   'disable-network-policy': { type: 'boolean' },
   'disable-pod-masquerade': { type: 'boolean' },
+  'disable-service-proxy': { type: 'boolean' },
 } as const satisfies NonNullable<ParseArgsConfig['options']>;
 
 export const AGENT_FLAGS_HELP = `  --node-name NAME               Node name (default the host name, lower-cased)
@@ -38,6 +39,7 @@ export const AGENT_FLAGS_HELP = `  --node-name NAME               Node name (def
   --registries-file FILE         Registry mirrors and credentials, k3s's registries.yaml format
                                  (default <data-dir>/registries.yaml when present)
   --resolv-conf FILE             Resolver config for pods with dnsPolicy Default (default /etc/resolv.conf)
+  --disable-service-proxy        Do not route Service traffic (kube-proxy's iptables rules in the node's network namespace)
   --disable-pod-masquerade       Do not masquerade pod traffic that leaves the pod network
   --disable-network-policy       Do not enforce NetworkPolicies (iptables FORWARD rules in the node's network namespace)
 `;
@@ -60,6 +62,7 @@ export interface AgentSettings {
   resolvConf: string;
   networkPolicy: boolean;
   podMasquerade: boolean;
+  serviceProxy: boolean;
 }
 
 export function parseKV(s: string | undefined): Record<string, string> {
@@ -106,5 +109,6 @@ export function agentSettings(values: AgentValues): AgentSettings {
     resolvConf: v['resolv-conf'] ?? '/etc/resolv.conf',
     networkPolicy: !values['disable-network-policy'],
     podMasquerade: !values['disable-pod-masquerade'],
+    serviceProxy: !values['disable-service-proxy'],
   };
 }

@@ -13,6 +13,7 @@ import { CriRuntime } from '../kubelet/cri/cri-runtime.js';
 import { killShims, removeCgroups, unmountUnder } from '../kubelet/cri/teardown.js';
 import { PAUSE_IMAGE } from '../kubelet/images/builtin-images.js';
 import { removeNetworkPolicyRules } from '../network/policy/controller.js';
+import { buildCleanupRules, iptablesRunner } from '../network/proxy/index.js';
 import { KubeletPaths } from '../kubelet/paths.js';
 import { defaultDataDir } from './flags.js';
 
@@ -35,6 +36,8 @@ export interface AgentRecord {
   cniNetwork: string;
   /** The agent enforced NetworkPolicies (its FORWARD rules are removed too). */
   networkPolicy?: boolean;
+  /** The agent ran the service proxy (its KUBE-* chains are removed too). */
+  serviceProxy?: boolean;
 }
 
 export function agentRecordPath(agentDir: string): string {
@@ -115,7 +118,15 @@ export async function teardownAgent(agentDir: string, say: (m: string) => void):
       // no cache
     }
   }
+  if (record?.serviceProxy) await removeServiceProxyRules().catch((err) => say(`service proxy rules: ${(err as Error).message}`));
   if (record?.networkPolicy) await removeNetworkPolicyRules().catch((err) => say(`network policy rules: ${(err as Error).message}`));
   // host-local's allocations: the addresses are free again.
   rmSync(join(agentDir, 'cni', 'networks'), { recursive: true, force: true });
+}
+
+/** Removes kube-proxy's chains and jump rules from this network namespace (others' rules stay). */
+async function removeServiceProxyRules(): Promise<void> {
+  const ipt = iptablesRunner();
+  const text = buildCleanupRules({ nat: await ipt.save('nat'), filter: await ipt.save('filter') });
+  if (text) await ipt.restore(text);
 }

@@ -15,6 +15,7 @@ import { defaultNodeIP } from '../kubelet/node/node-status.js';
 import { startNodeAgent, type NodeAgent } from '../kubelet/node-agent.js';
 import { IngressController } from '../network/ingress/index.js';
 import { startClusterDNS } from '../network/dns/run.js';
+import { ServiceLBController } from '../network/proxy/index.js';
 import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -113,11 +114,18 @@ export async function runServer(argv: string[]): Promise<void> {
         serviceCIDR: flags.serviceClusterIPRange,
         log: log.child({ component: 'dns' }),
       });
-      // Until Services are proxied to it, pods ask the DNS server at its own address.
-      if (flags.agent && !flags.agent.clusterDNS.length) flags.agent.clusterDNS = [localNodeIP];
+      // Pods ask kube-dns's ClusterIP (the service proxy forwards it here), or this address when
+      // the embedded node does not proxy Services.
+      if (flags.agent && !flags.agent.clusterDNS.length) flags.agent.clusterDNS = [flags.agent.serviceProxy ? clusterDNS.clusterIP : localNodeIP];
     } catch (err) {
       log.error({ err: String(err) }, 'cluster DNS could not start (see --disable dns, --cluster-dns-port)');
     }
+  }
+
+  // The built-in LoadBalancer (like k3s's ServiceLB): LoadBalancer Services get the nodes' addresses.
+  if (controllers.length) {
+    const lb = new ServiceLBController({ client: new Client(new HttpTransport({ ...clientConfig, userAgent: 'k8ts-servicelb' }), 'k8ts-servicelb'), log: log.child({ component: 'servicelb' }) });
+    void lb.run(lifecycle.signal).catch((err) => log.warn({ err: String(err) }, 'service load balancer stopped'));
   }
 
   // The built-in Ingress controller, on this machine's ports 80/443.

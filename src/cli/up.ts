@@ -24,7 +24,7 @@ import { Client } from '../client/client.js';
 import { loadKubeconfig } from '../client/config.js';
 import { R } from '../client/resources.js';
 import { HttpTransport } from '../client/transport.js';
-import { teardownAgent } from './down.js';
+import { clusterDNSIP } from '../network/dns/kube-dns-service.js';
 
 const execFileP = promisify(execFile);
 const K8TS_BIN = new URL('../../bin/k8ts', import.meta.url).pathname;
@@ -156,6 +156,7 @@ export async function runUp(argv: string[]): Promise<void> {
   const subnet = `172.31.${t}.0/24`;
   const gateway = `172.31.${t}.1`;
   const clusterCIDR = `10.${64 + t}.0.0/16`;
+  const serviceCIDR = '10.43.0.0/16';
   const rec: UpRecord = { name, dir, routerNs, nodeNs: [], hostVeth, hostRoutes: [], hostIptables: [], agentPids: [], kubeconfigMerged: false, contextName: name };
   save(rec);
   try {
@@ -237,7 +238,7 @@ export async function runUp(argv: string[]): Promise<void> {
       rec.agentPids.push(
         spawnInNetns(
           ns,
-          [process.execPath, K8TS_BIN, 'agent', '--server', `https://${gateway}:6443`, '--token-file', tokenFile, '--data-dir', nodeDir, '--node-name', nodeName, '--node-ip', nodeIP, '--cgroup-root', `/k8ts-${name}-${i}`, '--cluster-dns', gateway,
+          [process.execPath, K8TS_BIN, 'agent', '--server', `https://${gateway}:6443`, '--token-file', tokenFile, '--data-dir', nodeDir, '--node-name', nodeName, '--node-ip', nodeIP, '--cgroup-root', `/k8ts-${name}-${i}`, '--cluster-dns', clusterDNSIP(serviceCIDR),
             // Pod addresses stay visible across nodes; traffic leaving the cluster is masqueraded by the host.
             '--disable-pod-masquerade'],
           join(dir, `node-${i}.log`),

@@ -140,9 +140,73 @@ describe('k8ts up: a multi-node cluster in network namespaces', { skip, concurre
     const rc = spawnSync(KUBECTL, ['exec', pod, '--', 'nslookup', 'nosuch.default.svc.cluster.local'], { env: { ...process.env, KUBECONFIG: kubeconfig, HOME: home }, encoding: 'utf8' });
     assert.match(rc.stdout + rc.stderr, /NXDOMAIN|can't find/);
     const conf = k(['exec', pod, '--', 'cat', '/etc/resolv.conf']);
-    assert.match(conf, new RegExp(`nameserver 172\\.31\\.${index}\\.1`));
+    assert.match(conf, /nameserver 10\.43\.0\.10\b/);
     assert.match(conf, /search default\.svc\.cluster\.local svc\.cluster\.local cluster\.local/);
     assert.match(conf, /options ndots:5/);
+  });
+
+  it('Services: ClusterIP by name from pods on every node, NodePort on every node address, canary weights, blue-green switch', () => {
+    k(['expose', 'deployment', 'web', '--name', 'web-np', '--type', 'NodePort', '--port', '80', '--target-port', '8080']);
+    const nodePort = Number(k(['get', 'svc', 'web-np', '-o', 'jsonpath={.spec.ports[0].nodePort}']));
+    const pods = JSON.parse(k(['get', 'pods', '-l', 'app=web', '-o', 'json'])).items;
+    const names = new Set(pods.map((p: any) => p.metadata.name));
+    // From a pod on each node, through the ClusterIP by its DNS name.
+    const byNode = new Map<string, string>(pods.map((p: any) => [p.spec.nodeName, p.metadata.name]));
+    for (const [node, pod] of byNode) {
+      let body = '';
+      for (let i = 0; i < 40 && !names.has(body); i++) {
+        body = spawnSync(KUBECTL, ['exec', pod, '--', 'wget', '-qO-', 'http://web.default.svc.cluster.local/index.html'], { env: { ...process.env, KUBECONFIG: kubeconfig, HOME: home }, encoding: 'utf8' }).stdout.trim();
+        if (!names.has(body)) execFileSync('sleep', ['0.25']);
+      }
+      assert.ok(names.has(body), `from ${node}: ${JSON.stringify(body)}`);
+    }
+    // From the host, the NodePort on every node's address reaches the replicas.
+    const get = (url: string) => spawnSync('curl', ['-s', '-m', '5', url], { encoding: 'utf8' }).stdout.trim();
+    for (let n = 1; n <= 3; n++) {
+      const seen = new Set<string>();
+      for (let i = 0; i < 60 && seen.size < 2; i++) {
+        const b = get(`http://172.31.${index}.${10 + n}:${nodePort}/index.html`);
+        if (names.has(b)) seen.add(b);
+        else execFileSync('sleep', ['0.1']);
+      }
+      assert.ok(seen.size >= 2, `node ${n}: NodePort spreads over replicas (${[...seen]})`);
+    }
+    // Canary: 9 stable and 1 canary pods behind one Service get about 9:1 of the requests.
+    const app = (nm: string, replicas: number, text: string) =>
+      k(['create', 'deployment', nm, `--image=${BUSYBOX}`, `--replicas=${replicas}`, '--', 'sh', '-c', `echo ${text} > /index.html; exec httpd -f -p 8080 -h /`]);
+    app('stable', 9, 'stable');
+    app('canary', 1, 'canary');
+    k(['label', 'deployment', 'stable', 'canary', 'track=shop']);
+    k(['patch', 'deployment', 'stable', '-p', JSON.stringify({ spec: { template: { metadata: { labels: { track: 'shop' } } } } })]);
+    k(['patch', 'deployment', 'canary', '-p', JSON.stringify({ spec: { template: { metadata: { labels: { track: 'shop' } } } } })]);
+    k(['rollout', 'status', 'deployment/stable', '--timeout=120s']);
+    k(['rollout', 'status', 'deployment/canary', '--timeout=120s']);
+    k(['create', 'service', 'nodeport', 'shop', '--tcp=80:8080']);
+    k(['set', 'selector', 'service', 'shop', 'track=shop']);
+    const shopPort = Number(k(['get', 'svc', 'shop', '-o', 'jsonpath={.spec.ports[0].nodePort}']));
+    const counts = { stable: 0, canary: 0, other: 0 };
+    for (let i = 0; i < 60 && counts.stable + counts.canary < 10; i++) {
+      const b = get(`http://172.31.${index}.11:${shopPort}/index.html`);
+      if (b === 'stable' || b === 'canary') counts[b]++;
+      else execFileSync('sleep', ['0.2']);
+    }
+    for (let i = 0; i < 300; i++) {
+      const b = get(`http://172.31.${index}.${11 + (i % 3)}:${shopPort}/index.html`);
+      counts[b === 'stable' || b === 'canary' ? b : 'other']++;
+    }
+    assert.equal(counts.other, 0, JSON.stringify(counts));
+    const share = counts.canary / (counts.stable + counts.canary);
+    assert.ok(share > 0.03 && share < 0.2, `canary share ${share.toFixed(3)} (${JSON.stringify(counts)})`);
+    // Blue-green: switching the selector moves all traffic at once.
+    k(['set', 'selector', 'service', 'shop', 'app=canary']);
+    let after = '';
+    for (let i = 0; i < 50; i++) {
+      const got = new Set(Array.from({ length: 10 }, () => get(`http://172.31.${index}.12:${shopPort}/index.html`)));
+      after = [...got].join(',');
+      if (after === 'canary') break;
+      execFileSync('sleep', ['0.2']);
+    }
+    assert.equal(after, 'canary');
   });
 
   it('NetworkPolicy: default deny blocks a namespace\'s pods; an allow rule lets exactly the labelled pods in', () => {

@@ -31,6 +31,7 @@ import { latestByName, previousByName, RuntimeState } from './pods/runtime-state
 import { KubeletServer } from './server/kubelet-server.js';
 import { HostGwRoutes } from '../network/routes/host-gw.js';
 import { NetworkPolicyController } from '../network/policy/controller.js';
+import { ServiceProxy } from '../network/proxy/index.js';
 import { StatsProvider } from './stats/summary.js';
 import { ContainerLogRotator } from './logs/log-rotator.js';
 import { resourceMetrics } from './stats/resource-metrics.js';
@@ -85,7 +86,7 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<NodeAgent> {
   for (const d of [paths.agentDir, paths.kubeletDir, paths.podsDir, paths.logsDir, paths.imagesDir]) mkdirSync(d, { recursive: true });
   const nodeName = (s.nodeName ?? hostname()).toLowerCase();
   const nodeIP = s.nodeIP ?? defaultNodeIP();
-  const record: AgentRecord = { bridge: s.cniBridge, cgroupRoot: s.cgroupRoot, cniNetwork: 'k8ts-pod-network', networkPolicy: s.networkPolicy };
+  const record: AgentRecord = { bridge: s.cniBridge, cgroupRoot: s.cgroupRoot, cniNetwork: 'k8ts-pod-network', networkPolicy: s.networkPolicy, serviceProxy: s.serviceProxy };
   writeFileSync(agentRecordPath(paths.agentDir), JSON.stringify(record) + '\n');
   const transport = (ua: string) => new HttpTransport({ server: o.credentials.server, ca: o.credentials.ca, cert: o.credentials.cert, key: o.credentials.key, userAgent: ua });
   const client = new Client(transport(`kubelet/${nodeName}`), 'kubelet');
@@ -319,6 +320,11 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<NodeAgent> {
   if (s.networkPolicy) {
     const policies = new NetworkPolicyController({ client, nodeName, log: log.child?.({ component: 'network-policy' }) ?? log });
     void policies.run(o.signal).catch((err) => log.warn({ err: String(err) }, 'network policies not enforced'));
+  }
+  // Services: kube-proxy's iptables rules in this node's network namespace.
+  if (s.serviceProxy) {
+    const proxy = new ServiceProxy({ client, nodeName, nodeIPs: [nodeIP], log: log.child?.({ component: 'service-proxy' }) ?? log });
+    void proxy.run(o.signal).catch((err) => log.warn({ err: String(err) }, 'service proxy stopped'));
   }
   // Routes to the other nodes' pods (host-gw).
   const routes = new HostGwRoutes({ client, nodeName, log });

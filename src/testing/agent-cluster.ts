@@ -32,7 +32,7 @@ export async function agentClusterFlags(prefix = 'node'): Promise<AgentClusterFl
     args: ['--node-name', nodeName, '--node-ip', '127.0.0.1', '--kubelet-port', String(kubeletPort), '--cni-bridge', bridge, '--cluster-cidr', clusterCIDR, '--cgroup-root', `/k8ts-test-${id}`,
       // Agents of test clusters share the host's network namespace: per-namespace iptables
       // features (network policies) are tested in namespaces of their own (k8ts up, network/).
-      '--disable-network-policy', '--disable-pod-masquerade'],
+      '--disable-network-policy', '--disable-service-proxy', '--disable-pod-masquerade'],
   };
 }
 
