@@ -4,7 +4,7 @@
 // host's namespaces, links, routes, mounts and iptables as they were.
 
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -43,7 +43,7 @@ describe('k8ts up: a multi-node cluster in network namespaces', { skip, concurre
   };
   before(() => {
     before_ = hostState(name, dir, index);
-    const r = spawnSync(process.execPath, [K8TS_BIN, 'up', '--nodes', '3', '--isolated', '--name', name, '--subnet-index', String(index), '--dir', dir, '--timeout', '120'], {
+    const r = spawnSync(process.execPath, [K8TS_BIN, 'up', '--nodes', '3', '--isolated', '--name', name, '--subnet-index', String(index), '--dir', dir, '--timeout', '120', '--', '--node-monitor-grace-period', '10s'], {
       env: { ...process.env, HOME: home },
       encoding: 'utf8',
       timeout: 180_000,
@@ -207,6 +207,139 @@ describe('k8ts up: a multi-node cluster in network namespaces', { skip, concurre
       execFileSync('sleep', ['0.2']);
     }
     assert.equal(after, 'canary');
+  });
+
+  it('a rolling update and its undo under a bounded request loop lose no request (readiness probe, preStop sleep)', async () => {
+    k(['apply', '-f', '-'], JSON.stringify({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'roll' },
+      spec: {
+        replicas: 3,
+        selector: { matchLabels: { app: 'roll' } },
+        template: {
+          metadata: { labels: { app: 'roll' } },
+          spec: {
+            terminationGracePeriodSeconds: 10,
+            containers: [{
+              name: 'web',
+              image: BUSYBOX,
+              command: ['sh', '-c', 'echo $HOSTNAME > /index.html; exec httpd -f -p 8080 -h /'],
+              readinessProbe: { httpGet: { path: '/index.html', port: 8080 }, periodSeconds: 1 },
+              lifecycle: { preStop: { exec: { command: ['sleep', '3'] } } },
+            }],
+          },
+        },
+      },
+    }));
+    k(['rollout', 'status', 'deployment/roll', '--timeout=120s']);
+    k(['expose', 'deployment', 'roll', '--type', 'NodePort', '--port', '80', '--target-port', '8080']);
+    const port = Number(k(['get', 'svc', 'roll', '-o', 'jsonpath={.spec.ports[0].nodePort}']));
+    const { request } = await import('node:http');
+    const once = (n: number) =>
+      new Promise<boolean>((resolve) => {
+        const req = request({ host: `172.31.${index}.${11 + (n % 3)}`, port, path: '/index.html', timeout: 3000, agent: false }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode === 200));
+        });
+        req.on('timeout', () => req.destroy());
+        req.on('error', () => resolve(false));
+        req.end();
+      });
+    // Warm up until the Service answers, then 20 requests/s while the rollout and the undo run.
+    for (let i = 0; i < 50 && !(await once(i)); i++) await new Promise((r) => setTimeout(r, 200));
+    let sent = 0;
+    let failed = 0;
+    let stop = false;
+    const loop = (async () => {
+      while (!stop && sent < 2400) {
+        const n = sent++;
+        void once(n).then((good) => { if (!good) failed++; });
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+    const kAsync = (args: string[]) => new Promise<void>((resolve, reject) => {
+      const p = spawn(KUBECTL, args, { env: { ...process.env, KUBECONFIG: kubeconfig, HOME: home }, stdio: 'ignore' });
+      p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`kubectl ${args.join(' ')}: ${code}`))));
+    });
+    await kAsync(['set', 'image', 'deployment/roll', 'web=docker.io/library/busybox:1.35']);
+    await kAsync(['rollout', 'status', 'deployment/roll', '--timeout=120s']);
+    await kAsync(['rollout', 'undo', 'deployment/roll']);
+    await kAsync(['rollout', 'status', 'deployment/roll', '--timeout=120s']);
+    // Keep going a little after the last rollout (old pods are still in their preStop sleep).
+    await new Promise((r) => setTimeout(r, 5000));
+    stop = true;
+    await loop;
+    await new Promise((r) => setTimeout(r, 3500));
+    assert.ok(sent > 60, `${sent} requests sent`);
+    assert.equal(failed, 0, `${failed} of ${sent} requests failed`);
+  });
+
+  it('StatefulSet pods have stable DNS names', () => {
+    k(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'db' }, spec: { clusterIP: 'None', selector: { app: 'db' }, ports: [{ port: 8080 }] } }));
+    k(['apply', '-f', '-'], JSON.stringify({
+      apiVersion: 'apps/v1',
+      kind: 'StatefulSet',
+      metadata: { name: 'db' },
+      spec: { serviceName: 'db', replicas: 2, selector: { matchLabels: { app: 'db' } }, template: { metadata: { labels: { app: 'db' } }, spec: { containers: [{ name: 'c', image: BUSYBOX, command: ['sh', '-c', 'echo $HOSTNAME > /index.html; exec httpd -f -p 8080 -h /'] }] } } },
+    }));
+    k(['rollout', 'status', 'statefulset/db', '--timeout=120s']);
+    const client = JSON.parse(k(['get', 'pods', '-l', 'app=web', '-o', 'json'])).items[0].metadata.name;
+    for (let i = 0; ; i++) {
+      const r = spawnSync(KUBECTL, ['exec', client, '--', 'wget', '-qO-', 'http://db-1.db.default.svc.cluster.local:8080/index.html'], { env: { ...process.env, KUBECONFIG: kubeconfig, HOME: home }, encoding: 'utf8' });
+      if (r.stdout.trim() === 'db-1') break;
+      assert.ok(i < 40, `db-1.db resolves and answers: ${r.stdout}${r.stderr}`);
+      execFileSync('sleep', ['0.25']);
+    }
+  });
+
+  it('a killed node (its agent and containerd) goes NotReady, its pods move, and the Service keeps answering', async () => {
+    k(['apply', '-f', '-'], JSON.stringify({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'ha' },
+      spec: {
+        replicas: 3,
+        selector: { matchLabels: { app: 'ha' } },
+        template: {
+          metadata: { labels: { app: 'ha' } },
+          spec: {
+            tolerations: [{ key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 2 }, { key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 2 }],
+            containers: [{ name: 'web', image: BUSYBOX, command: ['sh', '-c', 'echo $HOSTNAME > /index.html; exec httpd -f -p 8080 -h /'], readinessProbe: { httpGet: { path: '/index.html', port: 8080 }, periodSeconds: 1 } }],
+          },
+        },
+      },
+    }));
+    k(['rollout', 'status', 'deployment/ha', '--timeout=120s']);
+    k(['expose', 'deployment', 'ha', '--type', 'NodePort', '--port', '80', '--target-port', '8080']);
+    const port = Number(k(['get', 'svc', 'ha', '-o', 'jsonpath={.spec.ports[0].nodePort}']));
+    // The victim: a node that runs one of the pods.
+    const victim = JSON.parse(k(['get', 'pods', '-l', 'app=ha', '-o', 'json'])).items[0].spec.nodeName as string;
+    const n = Number(victim.slice(victim.lastIndexOf('-') + 1));
+    const rec = JSON.parse(readFileSync(join(dir, 'up.json'), 'utf8'));
+    const containerdPid = Number(readFileSync(join(dir, 'nodes', `node-${n}`, 'agent', 'containerd', 'containerd.pid'), 'utf8'));
+    const survivor = `172.31.${index}.${10 + (n === 1 ? 2 : 1)}`;
+    process.kill(rec.agentPids[n - 1], 'SIGKILL');
+    process.kill(containerdPid, 'SIGKILL');
+    const started = Date.now();
+    let failures = 0;
+    let requests = 0;
+    for (;;) {
+      const r = spawnSync('curl', ['-s', '-m', '3', `http://${survivor}:${port}/index.html`], { encoding: 'utf8' });
+      requests++;
+      if (r.status !== 0) failures++;
+      const notReady = k(['get', 'node', victim, '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}']) !== 'True';
+      const pods = JSON.parse(k(['get', 'pods', '-l', 'app=ha', '-o', 'json'])).items;
+      const moved = pods.filter((p: any) => !p.metadata.deletionTimestamp && p.spec.nodeName && p.spec.nodeName !== victim && p.status.phase === 'Running').length === 3;
+      if (notReady && moved) break;
+      assert.ok(Date.now() - started < 120_000, `node NotReady=${notReady}, pods moved=${moved}`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    // The Service kept answering: no lasting failures (a few while the proxy caught up at most).
+    let ok = 0;
+    for (let i = 0; i < 30; i++) if (spawnSync('curl', ['-s', '-m', '3', `http://${survivor}:${port}/index.html`]).status === 0) ok++;
+    assert.equal(ok, 30);
+    assert.ok(failures <= Math.max(2, requests / 10), `${failures} of ${requests} requests failed during the failover`);
   });
 
   it('NetworkPolicy: default deny blocks a namespace\'s pods; an allow rule lets exactly the labelled pods in', () => {
