@@ -12,6 +12,7 @@ import type { KubeObject } from '../api/meta/v1.js';
 import { EventRecorder } from '../client/events.js';
 import { R } from '../client/resources.js';
 import { startTestApi, type TestApi } from '../testing/api-harness.js';
+import { eventually } from '../testing/control-plane-harness.js';
 import { Kubelet } from './kubelet.js';
 import { NodeStatusManager } from './node/node-status.js';
 import { KubeletPaths } from './paths.js';
@@ -22,21 +23,8 @@ import { SimulatedRuntime } from './simulated/simulated-runtime.js';
 const quiet = { info() {}, warn() {}, debug() {}, error() {} };
 const NODE = 'sim-kubelet';
 
-async function until<T>(fn: () => Promise<T | undefined | false>, what: string, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-      last = v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}: ${String(last)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** Polls until the condition holds (the shared test poller, with a 15 s default here). */
+const until = <T>(fn: () => Promise<T | undefined | false>, what: string, ms = 15_000) => eventually(fn, what, ms) as Promise<T>;
 
 describe('kubelet on the simulated runtime', () => {
   let api: TestApi;
