@@ -275,7 +275,7 @@ describe('k8ts up: a multi-node cluster in network namespaces', { skip, concurre
     assert.equal(failed, 0, `${failed} of ${sent} requests failed`);
   });
 
-  it('StatefulSet pods have stable DNS names', () => {
+  it('StatefulSet pods have stable DNS names; an Ingress with two hosts and a TLS secret routes by SNI', () => {
     k(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'db' }, spec: { clusterIP: 'None', selector: { app: 'db' }, ports: [{ port: 8080 }] } }));
     k(['apply', '-f', '-'], JSON.stringify({
       apiVersion: 'apps/v1',
@@ -290,6 +290,27 @@ describe('k8ts up: a multi-node cluster in network namespaces', { skip, concurre
       if (r.stdout.trim() === 'db-1') break;
       assert.ok(i < 40, `db-1.db resolves and answers: ${r.stdout}${r.stderr}`);
       execFileSync('sleep', ['0.25']);
+    }
+    // TLS: one certificate for a.example and b.example in a Secret; an Ingress with both hosts.
+    const certDir = mkdtempSync(join(tmpdir(), 'k8ts-tls-'));
+    try {
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=a.example', '-addext', 'subjectAltName=DNS:a.example,DNS:b.example', '-keyout', join(certDir, 'tls.key'), '-out', join(certDir, 'tls.crt')], { stdio: 'ignore' });
+      k(['create', 'secret', 'tls', 'ab-tls', `--cert=${join(certDir, 'tls.crt')}`, `--key=${join(certDir, 'tls.key')}`]);
+      k(['create', 'ingress', 'ab', '--rule', 'a.example/*=web:80,tls=ab-tls', '--rule', 'b.example/*=shop:80,tls=ab-tls']);
+      const gw = `172.31.${index}.1`;
+      const curl = (host: string) => {
+        for (let i = 0; ; i++) {
+          const r = spawnSync('curl', ['-s', '-m', '5', '--cacert', join(certDir, 'tls.crt'), '--resolve', `${host}:443:${gw}`, `https://${host}/index.html`], { encoding: 'utf8' });
+          if (r.status === 0 && r.stdout.trim()) return r.stdout.trim();
+          assert.ok(i < 40, `https://${host}: curl exit ${r.status} ${r.stderr}`);
+          execFileSync('sleep', ['0.25']);
+        }
+      };
+      const webPods = new Set(JSON.parse(k(['get', 'pods', '-l', 'app=web', '-o', 'json'])).items.map((p: any) => p.metadata.name));
+      assert.ok(webPods.has(curl('a.example')));
+      assert.equal(curl('b.example'), 'canary');
+    } finally {
+      rmSync(certDir, { recursive: true, force: true });
     }
   });
 

@@ -307,6 +307,35 @@ describe('IngressController', () => {
     assert.equal((await get('garbage.test')).status, 200, 'ssl-redirect "false" serves plain HTTP');
   });
 
+  test('TLS: an RSA certificate from a Secret is served by SNI (kubectl create secret tls with openssl keys)', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const { mkdtempSync, readFileSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'k8ts-rsa-'));
+    try {
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=rsa.test', '-addext', 'subjectAltName=DNS:rsa.test', '-keyout', join(dir, 'k'), '-out', join(dir, 'c')], { stdio: 'ignore' });
+      const cert = readFileSync(join(dir, 'c'), 'utf8');
+      await create(R.secrets, { metadata: { name: 'rsa-tls' }, type: 'kubernetes.io/tls', data: { 'tls.crt': Buffer.from(cert).toString('base64'), 'tls.key': readFileSync(join(dir, 'k')).toString('base64') } });
+      await ingress('rsa', { tls: [{ hosts: ['rsa.test'], secretName: 'rsa-tls' }], rules: [{ host: 'rsa.test', http: { paths: [{ path: '/', pathType: 'Prefix', backend: be('svc-a') }] } }] });
+      const served = await until(
+        () =>
+          new Promise<string | undefined>((resolve) => {
+            const req = https.request({ host: '127.0.0.1', port: tlsPort, servername: 'rsa.test', ca: cert, headers: { host: 'rsa.test' }, agent: false }, (res) => {
+              res.resume();
+              resolve((res.socket as import('node:tls').TLSSocket).getPeerCertificate().subject?.CN as string);
+            });
+            req.on('error', () => resolve(undefined));
+            req.end();
+          }),
+        'the RSA certificate',
+      );
+      assert.equal(served, 'rsa.test');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('start fails cleanly when the port is taken', async () => {
     const other = new IngressController({ client: api.client('k8ts-ingress-3'), httpPort: port, httpsPort: 0, bindAddress: '127.0.0.1', log: { info() {}, warn() {}, error() {} } });
     await assert.rejects(other.start(), /EADDRINUSE/);

@@ -14,7 +14,10 @@ type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-exp
 
 x509.cryptoProvider.set(webcrypto as unknown as Crypto);
 
-const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
+// RSA on purpose: when the listener's default certificate is ECDSA, OpenSSL keeps serving it
+// even after the SNI callback switched to a context holding an RSA certificate (measured with
+// Node 20); with an RSA default, both RSA and ECDSA certificates from Secrets are served.
+const ALG = { name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' } as const;
 
 /** A self-signed serving certificate for when no Secret matches. */
 export async function selfSignedCertificate(cn = 'Kubernetes Ingress Controller Fake Certificate'): Promise<{ cert: string; key: string }> {
