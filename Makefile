@@ -1,10 +1,16 @@
 # The two set-up commands of the README, and a few conveniences.
 DATA_DIR ?= ./data
 
-.PHONY: run test test-slow build bench
+.PHONY: run server test test-slow build bench
 
-# Start a k8ts server (installs what is missing first). Kubeconfig: $(DATA_DIR)/kubeconfig
+# Start a local 3-node cluster (installs what is missing first); kubeconfig context "k8ts".
+# Remove it with: ./bin/k8ts down --cluster k8ts
 run:
+	./scripts/ensure-deps.sh
+	./bin/k8ts up --nodes 3
+
+# A single k8ts server with its embedded node, in the foreground. Kubeconfig: $(DATA_DIR)/kubeconfig
+server:
 	./scripts/ensure-deps.sh
 	./bin/k8ts server --data-dir $(DATA_DIR)
 

@@ -21,6 +21,7 @@ export const AGENT_FLAG_OPTIONS = {
   'disable-network-policy': { type: 'boolean' },
   'disable-pod-masquerade': { type: 'boolean' },
   'disable-service-proxy': { type: 'boolean' },
+  'flannel-backend': { type: 'string' },
 } as const satisfies NonNullable<ParseArgsConfig['options']>;
 
 export const AGENT_FLAGS_HELP = `  --node-name NAME               Node name (default the host name, lower-cased)
@@ -39,6 +40,8 @@ export const AGENT_FLAGS_HELP = `  --node-name NAME               Node name (def
   --registries-file FILE         Registry mirrors and credentials, k3s's registries.yaml format
                                  (default <data-dir>/registries.yaml when present)
   --resolv-conf FILE             Resolver config for pods with dnsPolicy Default (default /etc/resolv.conf)
+  --flannel-backend host-gw|vxlan  How pods reach pods on other nodes: routes via the node addresses
+                                 (default host-gw; nodes share an L2 segment) or a VXLAN overlay
   --disable-service-proxy        Do not route Service traffic (kube-proxy's iptables rules in the node's network namespace)
   --disable-pod-masquerade       Do not masquerade pod traffic that leaves the pod network
   --disable-network-policy       Do not enforce NetworkPolicies (iptables FORWARD rules in the node's network namespace)
@@ -63,6 +66,7 @@ export interface AgentSettings {
   networkPolicy: boolean;
   podMasquerade: boolean;
   serviceProxy: boolean;
+  backend: 'host-gw' | 'vxlan';
 }
 
 export function parseKV(s: string | undefined): Record<string, string> {
@@ -110,5 +114,12 @@ export function agentSettings(values: AgentValues): AgentSettings {
     networkPolicy: !values['disable-network-policy'],
     podMasquerade: !values['disable-pod-masquerade'],
     serviceProxy: !values['disable-service-proxy'],
+    backend: backendOf(v['flannel-backend']),
   };
+}
+
+function backendOf(v: string | undefined): 'host-gw' | 'vxlan' {
+  if (v === undefined || v === 'host-gw') return 'host-gw';
+  if (v === 'vxlan') return 'vxlan';
+  throw new Error(`invalid --flannel-backend ${JSON.stringify(v)} (host-gw or vxlan)`);
 }

@@ -15,6 +15,7 @@ import { PAUSE_IMAGE } from '../kubelet/images/builtin-images.js';
 import { removeNetworkPolicyRules } from '../network/policy/controller.js';
 import { buildCleanupRules, iptablesRunner } from '../network/proxy/index.js';
 import { KubeletPaths } from '../kubelet/paths.js';
+import { VXLAN_DEVICE } from '../network/routes/vxlan.js';
 import { defaultDataDir } from './flags.js';
 
 const execFileP = promisify(execFile);
@@ -38,6 +39,8 @@ export interface AgentRecord {
   networkPolicy?: boolean;
   /** The agent ran the service proxy (its KUBE-* chains are removed too). */
   serviceProxy?: boolean;
+  /** host-gw or vxlan (the VXLAN device is removed too). */
+  backend?: string;
 }
 
 export function agentRecordPath(agentDir: string): string {
@@ -110,6 +113,7 @@ export async function teardownAgent(agentDir: string, say: (m: string) => void):
   }
   await unmountUnder(agentDir);
   if (record?.bridge) await execFileP('ip', ['link', 'del', record.bridge]).catch(() => undefined);
+  if (record?.backend === 'vxlan') await execFileP('ip', ['link', 'del', VXLAN_DEVICE]).catch(() => undefined);
   if (record?.cgroupRoot) removeCgroups(record.cgroupRoot);
   if (record?.cniNetwork) {
     try {

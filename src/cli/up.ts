@@ -41,6 +41,7 @@ Flags:
   --name NAME        Cluster name: namespaces, context (default k8ts)
   --dir DIR          Where the cluster keeps its state (default ${defaultClusterRoot()}/NAME)
   --subnet-index T   Addresses 172.31.T.0/24 and 169.254.T.0/30, pods 10.(64+T).0.0/16 (default 0)
+  --backend B        host-gw (default) or vxlan: how pods reach pods on other nodes
   --isolated         No route from the cluster to anything but this machine (tests)
   --no-kubeconfig-merge  Do not touch ~/.kube/config
   --timeout D        How long to wait for the nodes to be Ready, seconds (default 180)
@@ -125,6 +126,7 @@ export async function runUp(argv: string[]): Promise<void> {
       name: { type: 'string' },
       dir: { type: 'string' },
       'subnet-index': { type: 'string' },
+      backend: { type: 'string' },
       isolated: { type: 'boolean' },
       'no-kubeconfig-merge': { type: 'boolean' },
       timeout: { type: 'string' },
@@ -240,7 +242,8 @@ export async function runUp(argv: string[]): Promise<void> {
           ns,
           [process.execPath, K8TS_BIN, 'agent', '--server', `https://${gateway}:6443`, '--token-file', tokenFile, '--data-dir', nodeDir, '--node-name', nodeName, '--node-ip', nodeIP, '--cgroup-root', `/k8ts-${name}-${i}`, '--cluster-dns', clusterDNSIP(serviceCIDR),
             // Pod addresses stay visible across nodes; traffic leaving the cluster is masqueraded by the host.
-            '--disable-pod-masquerade'],
+            '--disable-pod-masquerade',
+            ...(values.backend ? ['--flannel-backend', values.backend] : [])],
           join(dir, `node-${i}.log`),
         ),
       );

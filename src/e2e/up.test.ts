@@ -404,3 +404,40 @@ describe('k8ts up: a multi-node cluster in network namespaces', { skip, concurre
     assert.doesNotMatch(readFileSync(join(home, '.kube', 'config'), 'utf8'), new RegExp(`name: ${name}\\b`));
   });
 });
+
+describe('k8ts up --backend vxlan: pods on different nodes talk through a VXLAN overlay', { skip, concurrency: false }, () => {
+  const name = `x${randomBytes(2).toString('hex')}`;
+  const index = 8 + (randomBytes(1)[0] % 48);
+  const dir = mkdtempSync(join(tmpdir(), 'k8ts-upx-'));
+  const home = mkdtempSync(join(tmpdir(), 'k8ts-upx-home-'));
+  let kubeconfig = '';
+  const k = (args: string[]) => {
+    const r = spawnSync(KUBECTL, args, { env: { ...process.env, KUBECONFIG: kubeconfig, HOME: home }, encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, `kubectl ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  };
+  before(() => {
+    const r = spawnSync(process.execPath, [K8TS_BIN, 'up', '--nodes', '2', '--isolated', '--backend', 'vxlan', '--name', name, '--subnet-index', String(index), '--dir', dir, '--no-kubeconfig-merge', '--timeout', '120'], { encoding: 'utf8', timeout: 180_000 });
+    assert.equal(r.status, 0, r.stderr);
+    kubeconfig = r.stdout.trim();
+  });
+  after(() => {
+    spawnSync(process.execPath, [K8TS_BIN, 'down', '--cluster', name, '--dir', dir], { timeout: 180_000 });
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  it('routes each node\'s pods over the k8ts.vxlan device, and pods reach each other across nodes', () => {
+    k(['create', 'deployment', 'w', `--image=${BUSYBOX}`, '--replicas=4', '--', 'sh', '-c', 'echo $HOSTNAME > /index.html; exec httpd -f -p 8080 -h /']);
+    k(['rollout', 'status', 'deployment/w', '--timeout=90s']);
+    const pods = JSON.parse(k(['get', 'pods', '-o', 'json'])).items;
+    const a = pods.find((p: any) => p.spec.nodeName === `${name}-node-1`);
+    const b = pods.find((p: any) => p.spec.nodeName === `${name}-node-2`);
+    assert.ok(a && b, 'a pod on each node');
+    const routes = execFileSync('nsenter', [`--net=/run/netns/${name}-node-1`, '--', 'ip', 'route'], { encoding: 'utf8' });
+    const nodeB = JSON.parse(k(['get', 'node', `${name}-node-2`, '-o', 'json']));
+    assert.match(routes, new RegExp(`^${nodeB.spec.podCIDR.replace(/[./]/g, (c: string) => `\\${c}`)} via \\S+ dev k8ts\\.vxlan`, 'm'));
+    assert.ok(nodeB.metadata.annotations['k8ts.io/vtep-mac']);
+    assert.equal(k(['exec', a.metadata.name, '--', 'wget', '-qO-', `http://${b.status.podIP}:8080/index.html`]), `${b.metadata.name}\n`);
+  });
+});

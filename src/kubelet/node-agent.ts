@@ -30,6 +30,7 @@ import type { RuntimeContainer } from './pods/runtime-state.js';
 import { latestByName, previousByName, RuntimeState } from './pods/runtime-state.js';
 import { KubeletServer } from './server/kubelet-server.js';
 import { HostGwRoutes } from '../network/routes/host-gw.js';
+import { VxlanRoutes } from '../network/routes/vxlan.js';
 import { NetworkPolicyController } from '../network/policy/controller.js';
 import { ServiceProxy } from '../network/proxy/index.js';
 import { StatsProvider } from './stats/summary.js';
@@ -86,7 +87,7 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<NodeAgent> {
   for (const d of [paths.agentDir, paths.kubeletDir, paths.podsDir, paths.logsDir, paths.imagesDir]) mkdirSync(d, { recursive: true });
   const nodeName = (s.nodeName ?? hostname()).toLowerCase();
   const nodeIP = s.nodeIP ?? defaultNodeIP();
-  const record: AgentRecord = { bridge: s.cniBridge, cgroupRoot: s.cgroupRoot, cniNetwork: 'k8ts-pod-network', networkPolicy: s.networkPolicy, serviceProxy: s.serviceProxy };
+  const record: AgentRecord = { bridge: s.cniBridge, cgroupRoot: s.cgroupRoot, cniNetwork: 'k8ts-pod-network', networkPolicy: s.networkPolicy, serviceProxy: s.serviceProxy, backend: s.backend };
   writeFileSync(agentRecordPath(paths.agentDir), JSON.stringify(record) + '\n');
   const transport = (ua: string) => new HttpTransport({ server: o.credentials.server, ca: o.credentials.ca, cert: o.credentials.cert, key: o.credentials.key, userAgent: ua });
   const client = new Client(transport(`kubelet/${nodeName}`), 'kubelet');
@@ -326,8 +327,8 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<NodeAgent> {
     const proxy = new ServiceProxy({ client, nodeName, nodeIPs: [nodeIP], log: log.child?.({ component: 'service-proxy' }) ?? log });
     void proxy.run(o.signal).catch((err) => log.warn({ err: String(err) }, 'service proxy stopped'));
   }
-  // Routes to the other nodes' pods (host-gw).
-  const routes = new HostGwRoutes({ client, nodeName, log });
+  // Routes to the other nodes' pods: host-gw, or a VXLAN overlay.
+  const routes = s.backend === 'vxlan' ? new VxlanRoutes({ client, nodeName, nodeIP, podCIDR, log }) : new HostGwRoutes({ client, nodeName, log });
   void routes.run(o.signal).catch((err) => log.warn({ err: String(err) }, 'pod routes not synced'));
   void kubelet.run(o.signal);
   log.info({ node: nodeName, nodeIP, kubeletPort: s.kubeletPort }, 'node agent running');

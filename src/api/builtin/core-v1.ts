@@ -627,7 +627,20 @@ const nodes = defineKind({
       }),
     ),
   },
-  strategy: { keepStatusOnCreate: true, allowCreateOnUpdate: false },
+  strategy: {
+    keepStatusOnCreate: true,
+    allowCreateOnUpdate: false,
+    // As upstream: a node's podCIDR(s) may be set once, never changed (its pods' addresses depend on it).
+    validateUpdate(o, old) {
+      const errs = [];
+      const was = (old.spec as Obj | undefined)?.podCIDR;
+      const now = (o.spec as Obj | undefined)?.podCIDR;
+      if (was && now !== was) errs.push(fieldErr.forbidden('spec.podCIDR', 'node updates may not change podCIDR except from "" to valid'));
+      const wasList = JSON.stringify((old.spec as Obj | undefined)?.podCIDRs ?? []);
+      if (wasList !== '[]' && JSON.stringify((o.spec as Obj | undefined)?.podCIDRs ?? []) !== wasList) errs.push(fieldErr.forbidden('spec.podCIDRs', 'node updates may not change podCIDR except from "" to valid'));
+      return errs;
+    },
+  },
   columns: [
     col('Status'),
     col('Roles'),
