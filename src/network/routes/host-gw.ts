@@ -7,8 +7,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { KubeObject } from '../../api/meta/v1.js';
 import type { Client } from '../../client/client.js';
-import { SharedInformer } from '../../client/informer.js';
-import { R } from '../../client/resources.js';
+import { NodeSync } from './node-sync.js';
 
 const execFileP = promisify(execFile);
 
@@ -41,71 +40,41 @@ export function desiredRoutes(nodes: KubeObject[], self: string): PodRoute[] {
 }
 
 export class HostGwRoutes {
-  private readonly nodes: SharedInformer;
-  private timer?: NodeJS.Timeout;
-  private syncing = false;
-  private again = false;
+  private readonly nodes: NodeSync;
 
   constructor(private readonly o: HostGwOptions) {
-    this.nodes = new SharedInformer(o.client, R.nodes, { onError: (err) => o.log.warn({ err: String(err) }, 'node watch ended; resuming') });
-    const poke = () => this.schedule();
-    this.nodes.addEventHandler({ add: poke, update: poke, delete: poke });
+    this.nodes = new NodeSync(o.client, (nodes) => this.apply(nodes), o.log);
   }
 
   private ip(args: string[]): Promise<{ stdout: string }> {
     return this.o.netns ? execFileP('ip', ['netns', 'exec', this.o.netns, 'ip', ...args]) : execFileP('ip', args);
   }
 
-  async run(signal: AbortSignal): Promise<void> {
-    void this.nodes.run(signal);
-    await this.nodes.waitForSync();
-    await this.sync();
-    signal.addEventListener('abort', () => clearTimeout(this.timer), { once: true });
-  }
-
-  private schedule(): void {
-    if (this.timer) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      void this.sync();
-    }, 200);
+  run(signal: AbortSignal): Promise<void> {
+    return this.nodes.run(signal);
   }
 
   /** Makes the kernel's routes match the Node objects. */
-  async sync(): Promise<void> {
-    if (!this.nodes.hasSynced) return;
-    if (this.syncing) {
-      this.again = true;
-      return;
+  private async apply(nodes: KubeObject[]): Promise<void> {
+    const want = desiredRoutes(nodes, this.o.nodeName);
+    const { stdout } = await this.ip(['-4', 'route', 'show', 'proto', ROUTE_PROTO]);
+    const have = new Map<string, string>();
+    for (const line of stdout.split('\n')) {
+      const m = /^(\S+)\s+via\s+(\S+)/.exec(line.trim());
+      if (m) have.set(m[1], m[2]);
     }
-    this.syncing = true;
-    try {
-      const want = desiredRoutes(this.nodes.indexer.list(), this.o.nodeName);
-      const { stdout } = await this.ip(['-4', 'route', 'show', 'proto', ROUTE_PROTO]);
-      const have = new Map<string, string>();
-      for (const line of stdout.split('\n')) {
-        const m = /^(\S+)\s+via\s+(\S+)/.exec(line.trim());
-        if (m) have.set(m[1], m[2]);
+    for (const r of want) {
+      if (have.get(r.cidr) === r.via) continue;
+      try {
+        await this.ip(['route', 'replace', r.cidr, 'via', r.via, 'proto', ROUTE_PROTO]);
+        this.o.log.info({ cidr: r.cidr, via: r.via }, 'route to a node\'s pods');
+      } catch (err) {
+        this.o.log.warn({ cidr: r.cidr, via: r.via, err: String((err as Error).message) }, 'could not add the route to a node\'s pods');
       }
-      for (const r of want) {
-        if (have.get(r.cidr) === r.via) continue;
-        try {
-          await this.ip(['route', 'replace', r.cidr, 'via', r.via, 'proto', ROUTE_PROTO]);
-          this.o.log.info({ cidr: r.cidr, via: r.via }, 'route to a node\'s pods');
-        } catch (err) {
-          this.o.log.warn({ cidr: r.cidr, via: r.via, err: String((err as Error).message) }, 'could not add the route to a node\'s pods');
-        }
-      }
-      const wanted = new Set(want.map((r) => r.cidr));
-      for (const cidr of have.keys()) {
-        if (!wanted.has(cidr)) await this.ip(['route', 'del', cidr, 'proto', ROUTE_PROTO]).catch(() => undefined);
-      }
-    } finally {
-      this.syncing = false;
-      if (this.again) {
-        this.again = false;
-        this.schedule();
-      }
+    }
+    const wanted = new Set(want.map((r) => r.cidr));
+    for (const cidr of have.keys()) {
+      if (!wanted.has(cidr)) await this.ip(['route', 'del', cidr, 'proto', ROUTE_PROTO]).catch(() => undefined);
     }
   }
 

@@ -9,8 +9,8 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { KubeObject } from '../../api/meta/v1.js';
 import type { Client } from '../../client/client.js';
-import { SharedInformer } from '../../client/informer.js';
 import { R } from '../../client/resources.js';
+import { NodeSync } from './node-sync.js';
 import { ROUTE_PROTO } from './host-gw.js';
 
 const execFileP = promisify(execFile);
@@ -53,16 +53,11 @@ export function vxlanPeers(nodes: KubeObject[], self: string): VxlanPeer[] {
 }
 
 export class VxlanRoutes {
-  private readonly nodes: SharedInformer;
-  private timer?: NodeJS.Timeout;
-  private syncing = false;
-  private again = false;
+  private readonly nodes: NodeSync;
   private readonly applied = new Map<string, string>();
 
   constructor(private readonly o: VxlanOptions) {
-    this.nodes = new SharedInformer(o.client, R.nodes, { onError: (err) => o.log.warn({ err: String(err) }, 'node watch ended; resuming') });
-    const poke = () => this.schedule();
-    this.nodes.addEventHandler({ add: poke, update: poke, delete: poke });
+    this.nodes = new NodeSync(o.client, (nodes) => this.apply(nodes), o.log);
   }
 
   private ip(args: string[]) {
@@ -82,54 +77,29 @@ export class VxlanRoutes {
     const mac = /link\/ether ([0-9a-f:]{17})/.exec(stdout)?.[1];
     if (!mac) throw new Error(`no MAC address on ${VXLAN_DEVICE}`);
     await this.o.client.resource(R.nodes).patch(undefined, this.o.nodeName, 'merge', { metadata: { annotations: { [VTEP_MAC_ANNOTATION]: mac } } });
-    void this.nodes.run(signal);
-    await this.nodes.waitForSync();
-    await this.sync();
-    signal.addEventListener('abort', () => clearTimeout(this.timer), { once: true });
+    await this.nodes.run(signal);
   }
 
-  private schedule(): void {
-    if (this.timer) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      void this.sync();
-    }, 200);
-  }
-
-  async sync(): Promise<void> {
-    if (!this.nodes.hasSynced) return;
-    if (this.syncing) {
-      this.again = true;
-      return;
+  private async apply(nodes: KubeObject[]): Promise<void> {
+    const peers = vxlanPeers(nodes, this.o.nodeName);
+    const want = new Set(peers.map((p) => p.cidr));
+    for (const p of peers) {
+      const key = `${p.vtep} ${p.mac} ${p.nodeIP}`;
+      if (this.applied.get(p.cidr) === key) continue;
+      try {
+        await this.ip(['neigh', 'replace', p.vtep, 'lladdr', p.mac, 'dev', VXLAN_DEVICE, 'nud', 'permanent']);
+        await execFileP('bridge', ['fdb', 'replace', p.mac, 'dev', VXLAN_DEVICE, 'dst', p.nodeIP]);
+        await this.ip(['route', 'replace', p.cidr, 'via', p.vtep, 'dev', VXLAN_DEVICE, 'onlink', 'proto', ROUTE_PROTO]);
+        this.applied.set(p.cidr, key);
+        this.o.log.info({ cidr: p.cidr, node: p.nodeIP }, 'vxlan route to a node\'s pods');
+      } catch (err) {
+        this.o.log.warn({ cidr: p.cidr, err: String((err as Error).message) }, 'could not program the vxlan peer');
+      }
     }
-    this.syncing = true;
-    try {
-      const peers = vxlanPeers(this.nodes.indexer.list(), this.o.nodeName);
-      const want = new Set(peers.map((p) => p.cidr));
-      for (const p of peers) {
-        const key = `${p.vtep} ${p.mac} ${p.nodeIP}`;
-        if (this.applied.get(p.cidr) === key) continue;
-        try {
-          await this.ip(['neigh', 'replace', p.vtep, 'lladdr', p.mac, 'dev', VXLAN_DEVICE, 'nud', 'permanent']);
-          await execFileP('bridge', ['fdb', 'replace', p.mac, 'dev', VXLAN_DEVICE, 'dst', p.nodeIP]);
-          await this.ip(['route', 'replace', p.cidr, 'via', p.vtep, 'dev', VXLAN_DEVICE, 'onlink', 'proto', ROUTE_PROTO]);
-          this.applied.set(p.cidr, key);
-          this.o.log.info({ cidr: p.cidr, node: p.nodeIP }, 'vxlan route to a node\'s pods');
-        } catch (err) {
-          this.o.log.warn({ cidr: p.cidr, err: String((err as Error).message) }, 'could not program the vxlan peer');
-        }
-      }
-      for (const cidr of [...this.applied.keys()]) {
-        if (want.has(cidr)) continue;
-        await this.ip(['route', 'del', cidr, 'proto', ROUTE_PROTO]).catch(() => undefined);
-        this.applied.delete(cidr);
-      }
-    } finally {
-      this.syncing = false;
-      if (this.again) {
-        this.again = false;
-        this.schedule();
-      }
+    for (const cidr of [...this.applied.keys()]) {
+      if (want.has(cidr)) continue;
+      await this.ip(['route', 'del', cidr, 'proto', ROUTE_PROTO]).catch(() => undefined);
+      this.applied.delete(cidr);
     }
   }
 }
