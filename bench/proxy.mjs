@@ -3,6 +3,7 @@
 // Prints: the pure rule build (buildRuleSet + renderRestore), a first full iptables-restore
 // inside a throwaway network namespace (never the host's iptables), a full resync of the same
 // state, and an incremental sync after one Service's endpoints change.
+// Figures are medians of 5 runs.
 // Usage: node bench/proxy.mjs [--services 1000] [--endpoints 10]   (needs root for the netns part)
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
@@ -49,27 +50,40 @@ if (process.getuid?.() !== 0) {
   console.log('not root: skipping iptables-restore in a network namespace');
   process.exit(0);
 }
-const ns = `k8ts-bench-${process.pid}`;
-spawnSync('ip', ['netns', 'add', ns], { stdio: 'inherit' });
-try {
-  const ipt = iptablesRunner({ netns: ns });
-  t0 = performance.now();
-  await ipt.restore(text);
-  console.log(`first sync: iptables-restore ${ms(t0)} ms`);
+const RUNS = 5;
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)].toFixed(0);
+const first = [];
+const save = [];
+const resync = [];
+const incremental = [];
+let incInfo = '';
+for (let run = 0; run < RUNS; run++) {
+  const ns = `k8ts-bench-${process.pid}-${run}`;
+  spawnSync('ip', ['netns', 'add', ns], { stdio: 'inherit' });
+  try {
+    const ipt = iptablesRunner({ netns: ns });
+    t0 = performance.now();
+    await ipt.restore(text);
+    first.push(performance.now() - t0);
 
-  t0 = performance.now();
-  const existing = { nat: parseSave(await ipt.save('nat')), filter: parseSave(await ipt.save('filter')) };
-  const saveMs = ms(t0);
-  t0 = performance.now();
-  const again = renderRestore(buildRuleSet(state), { existing });
-  await ipt.restore(again.filter + again.nat);
-  console.log(`full resync: iptables-save ${saveMs} ms, build+restore ${ms(t0)} ms (${again.chainsWritten} chains written)`);
+    t0 = performance.now();
+    const existing = { nat: parseSave(await ipt.save('nat')), filter: parseSave(await ipt.save('filter')) };
+    save.push(performance.now() - t0);
+    t0 = performance.now();
+    const again = renderRestore(buildRuleSet(state), { existing });
+    await ipt.restore(again.filter + again.nat);
+    resync.push(performance.now() - t0);
 
-  t0 = performance.now();
-  const inc = renderRestore(buildRuleSet(objects(7)), { previous: again.applied });
-  const incBuild = ms(t0);
-  await ipt.restore(inc.filter + inc.nat);
-  console.log(`incremental sync (one Service's endpoints replaced): build ${incBuild} ms, total ${ms(t0)} ms, ${inc.chainsWritten} chains written, ${inc.chainsDeleted} deleted, ${((inc.filter + inc.nat).length / 1024).toFixed(0)} KiB`);
-} finally {
-  spawnSync('ip', ['netns', 'del', ns], { stdio: 'inherit' });
+    t0 = performance.now();
+    const inc = renderRestore(buildRuleSet(objects(7 + run)), { previous: again.applied });
+    await ipt.restore(inc.filter + inc.nat);
+    incremental.push(performance.now() - t0);
+    incInfo = `${inc.chainsWritten} chain(s) written, ${((inc.filter + inc.nat).length / 1024).toFixed(0)} KiB`;
+  } finally {
+    spawnSync('ip', ['netns', 'del', ns], { stdio: 'inherit' });
+  }
 }
+console.log(`medians of ${RUNS} runs, each in a fresh network namespace:`);
+console.log(`  first sync (iptables-restore of everything): ${median(first)} ms`);
+console.log(`  full resync: iptables-save ${median(save)} ms + build and restore ${median(resync)} ms`);
+console.log(`  incremental sync, one Service's endpoints replaced (build + restore): ${median(incremental)} ms (${incInfo})`);

@@ -36,20 +36,25 @@ describe('buildRules', () => {
     assert.equal(serviceChain('ns1/svc1:p80', 'TCP'), 'KUBE-SVC-XPGD46QRK7WJZT7O');
   });
 
-  test('ClusterIP: dispatch, masquerade of off-cluster sources, random balancing, DNAT, hairpin', () => {
-    const r = buildRules(state([svc('web', {})], [slice('web', [{ ip: '10.42.0.2' }, { ip: '10.42.0.3' }, { ip: '10.42.0.4' }])]));
+  test('ClusterIP: dispatch, masquerade of off-cluster sources, random balancing with DNAT, hairpin', () => {
+    const r = buildRules(state([svc('web', {})], [slice('web', [{ ip: '10.42.0.2' }, { ip: '10.42.0.3', node: 'n2' }, { ip: '10.42.0.4' }])]));
     const nat = lines(r.nat);
-    const sep2 = endpointChain('ns/web:http', 'TCP', '10.42.0.2:8080');
-    const sep4 = endpointChain('ns/web:http', 'TCP', '10.42.0.4:8080');
     assert.ok(nat.includes(`-A KUBE-SERVICES -m comment --comment "ns/web:http cluster IP" -p tcp -m tcp -d 10.43.0.10/32 --dport 80 -j ${SVC}`));
     assert.ok(nat.includes(`-A ${SVC} -m comment --comment "ns/web:http cluster IP" -p tcp -m tcp -d 10.43.0.10/32 --dport 80 ! -s 10.42.0.0/16 -j KUBE-MARK-MASQ`));
     assert.deepEqual(
       nat.filter((l) => l.startsWith(`-A ${SVC}`) && l.includes('statistic')).map((l) => /--probability (\S+)/.exec(l)![1]),
       ['0.3333333333', '0.5000000000'],
     );
-    assert.ok(nat.includes(`-A ${SVC} -m comment --comment "ns/web:http -> 10.42.0.4:8080" -j ${sep4}`), 'the last endpoint takes the rest');
-    assert.ok(nat.includes(`-A ${sep2} -m comment --comment "ns/web:http" -s 10.42.0.2/32 -j KUBE-MARK-MASQ`));
-    assert.ok(nat.includes(`-A ${sep2} -m comment --comment "ns/web:http" -p tcp -m tcp -j DNAT --to-destination 10.42.0.2:8080`));
+    assert.ok(nat.includes(`-A ${SVC} -m comment --comment "ns/web:http -> 10.42.0.2:8080" -m statistic --mode random --probability 0.3333333333 -p tcp -m tcp -j DNAT --to-destination 10.42.0.2:8080`));
+    assert.ok(nat.includes(`-A ${SVC} -m comment --comment "ns/web:http -> 10.42.0.4:8080" -p tcp -m tcp -j DNAT --to-destination 10.42.0.4:8080`), 'the last endpoint takes the rest');
+    assert.ok(!r.nat.includes('KUBE-SEP-'), 'no chain per endpoint');
+    // Hairpin only for this node's pods, before the mark check, once per pod IP.
+    const post = nat.filter((l) => l.startsWith('-A KUBE-POSTROUTING'));
+    assert.deepEqual(post.slice(0, 3), [
+      '-A KUBE-POSTROUTING -s 10.42.0.2/32 -d 10.42.0.2/32 -m comment --comment "hairpin traffic" -j MASQUERADE',
+      '-A KUBE-POSTROUTING -s 10.42.0.4/32 -d 10.42.0.4/32 -m comment --comment "hairpin traffic" -j MASQUERADE',
+      '-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN',
+    ]);
     assert.ok(nat.includes('-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -d 192.168.1.10/32 -j KUBE-NODEPORTS'));
     assert.ok(nat.includes('-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully'));
     assert.ok(nat.includes('-I PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES'));
@@ -121,7 +126,7 @@ describe('buildRules', () => {
       nat.filter((l) => l.startsWith(`-A ${EXT}`)).map((l) => l.replace(/-m comment --comment "[^"]*" /, '')),
       [`-A ${EXT} -s 10.42.0.0/16 -j ${SVC}`, `-A ${EXT} -m addrtype --src-type LOCAL -j KUBE-MARK-MASQ`, `-A ${EXT} -m addrtype --src-type LOCAL -j ${SVC}`, `-A ${EXT} -j ${SVL}`],
     );
-    assert.deepEqual(nat.filter((l) => l.startsWith(`-A ${SVL}`)), [`-A ${SVL} -m comment --comment "ns/web:http -> 10.42.0.2:8080" -j ${endpointChain('ns/web:http', 'TCP', '10.42.0.2:8080')}`]);
+    assert.deepEqual(nat.filter((l) => l.startsWith(`-A ${SVL}`)), [`-A ${SVL} -m comment --comment "ns/web:http -> 10.42.0.2:8080" -p tcp -m tcp -j DNAT --to-destination 10.42.0.2:8080`]);
     const none = buildRules(state(s, [slice('web', [{ ip: '10.42.1.2', node: 'n2' }])]));
     assert.ok(lines(none.filter).includes('-A KUBE-EXTERNAL-SERVICES -m comment --comment "ns/web:http has no local endpoints" -m addrtype --dst-type LOCAL -p tcp -m tcp --dport 30080 -j DROP'));
     assert.ok(none.nat.includes('cluster IP" -p tcp -m tcp -d 10.43.0.10/32 --dport 80 -j KUBE-SVC-'), 'the ClusterIP still reaches the remote endpoint');
@@ -138,20 +143,20 @@ describe('buildRules', () => {
     assert.ok(none.filter.includes('"ns/web:http has no local endpoints" -p tcp -m tcp -d 10.43.0.10/32 --dport 80 -j DROP'));
   });
 
-  test('ClientIP affinity: recent checks before the random rules, set in the endpoint chain', () => {
+  test('ClientIP affinity: recent --update checks before the random rules, --set with the chosen DNAT', () => {
     const r = buildRules(state([svc('web', { sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: 60 } } })], [slice('web', [{ ip: '10.42.0.2' }, { ip: '10.42.0.3' }])]));
-    const sep = endpointChain('ns/web:http', 'TCP', '10.42.0.2:8080');
+    const list = endpointChain('ns/web:http', 'TCP', '10.42.0.2:8080');
     const svcLines = lines(r.nat).filter((l) => l.startsWith(`-A ${SVC}`));
-    assert.equal(svcLines[1], `-A ${SVC} -m comment --comment "ns/web:http -> 10.42.0.2:8080" -m recent --name ${sep} --rcheck --seconds 60 --reap -j ${sep}`);
-    assert.ok(r.nat.includes(`-A ${sep} -m comment --comment "ns/web:http" -m recent --name ${sep} --set -p tcp -m tcp -j DNAT --to-destination 10.42.0.2:8080`));
+    const dnat = '-p tcp -m tcp -j DNAT --to-destination 10.42.0.2:8080';
+    assert.equal(svcLines[1], `-A ${SVC} -m comment --comment "ns/web:http -> 10.42.0.2:8080" -m recent --name ${list} --update --seconds 60 --reap ${dnat}`);
+    assert.equal(svcLines[3], `-A ${SVC} -m comment --comment "ns/web:http -> 10.42.0.2:8080" -m statistic --mode random --probability 0.5000000000 -m recent --name ${list} --set ${dnat}`);
   });
 
   test('above 1000 endpoints the per-endpoint rules carry no comments (large cluster mode)', () => {
     const eps = Array.from({ length: 1001 }, (_, i) => ({ ip: `10.42.${i >> 8}.${i & 255}` }));
     const r = buildRules(state([svc('web', {})], [slice('web', eps)]));
-    const sep = endpointChain('ns/web:http', 'TCP', '10.42.0.0:8080');
-    assert.ok(lines(r.nat).includes(`-A ${sep} -p tcp -m tcp -j DNAT --to-destination 10.42.0.0:8080`));
-    assert.ok(lines(r.nat).some((l) => new RegExp(`^-A ${SVC} -m statistic --mode random --probability 0\\.\\d{10} -j KUBE-SEP-\\w{16}$`).test(l)));
+    assert.equal(lines(r.nat).filter((l) => new RegExp(`^-A ${SVC} -p tcp -m tcp -j DNAT --to-destination [\\d.]+:8080$`).test(l)).length, 1, 'the last one, uncommented');
+    assert.ok(lines(r.nat).some((l) => new RegExp(`^-A ${SVC} -m statistic --mode random --probability 0\\.\\d{10} -p tcp -m tcp -j DNAT --to-destination 10\\.42\\.0\\.0:8080$`).test(l)));
     assert.ok(r.nat.includes('"ns/web:http cluster IP"'), 'service-level comments stay');
   });
 
@@ -166,13 +171,18 @@ describe('renderRestore', () => {
   test('incremental: unchanged chains are not re-emitted, stale ones are flushed and deleted', () => {
     const one = buildRuleSet(state([svc('web', {}), svc('api', { clusterIP: '10.43.0.11' })], [slice('web', [{ ip: '10.42.0.2' }]), slice('api', [{ ip: '10.42.0.5' }])]));
     const first = renderRestore(one, { installJumps: true });
-    assert.equal(first.chainsWritten, 4);
+    assert.equal(first.chainsWritten, 2);
     const two = buildRuleSet(state([svc('web', {}), svc('api', { clusterIP: '10.43.0.11' })], [slice('web', [{ ip: '10.42.0.3' }]), slice('api', [{ ip: '10.42.0.5' }])]));
     const second = renderRestore(two, { previous: first.applied, installJumps: false });
-    const oldSep = endpointChain('ns/web:http', 'TCP', '10.42.0.2:8080');
-    assert.equal(second.chainsWritten, 2, 'the web SVC chain and its new SEP chain');
-    assert.equal(second.chainsDeleted, 1);
-    assert.ok(second.nat.includes(`:${oldSep} - [0:0]`) && second.nat.includes(`-X ${oldSep}`));
+    assert.equal(second.chainsWritten, 1, 'only the web SVC chain');
+    assert.equal(second.chainsDeleted, 0);
+    // A Service that goes away: its chain is flushed and deleted.
+    const three = buildRuleSet(state([svc('web', {})], [slice('web', [{ ip: '10.42.0.3' }])]));
+    const gone = renderRestore(three, { previous: second.applied, installJumps: false });
+    const apiChain = serviceChain('ns/api:http', 'TCP');
+    assert.equal(gone.chainsWritten, 0);
+    assert.equal(gone.chainsDeleted, 1);
+    assert.ok(gone.nat.includes(`:${apiChain} - [0:0]`) && gone.nat.includes(`-X ${apiChain}`));
     assert.ok(!second.nat.includes(serviceChain('ns/api:http', 'TCP') + ' -'), 'api untouched');
     assert.ok(!second.nat.includes('-I PREROUTING'));
     // Against what iptables-save shows: only missing jumps are added; unknown per-service chains go.
