@@ -1,5 +1,7 @@
 // Objects every cluster starts with: the four system namespaces and the `kubernetes` Service
-// (with its Endpoints) in `default`, created through the REST stores like any client write.
+// in `default`, with its Endpoints and EndpointSlice (written here, as upstream's endpoint
+// reconciler does: the Service has no selector, and mirroring is skipped by label), created
+// through the REST stores like any client write.
 
 import type { KubeObject } from '../api/meta/v1.js';
 import { StatusError } from '../machinery/errors.js';
@@ -53,14 +55,45 @@ export async function bootstrapObjects(server: ApiServer, o: BootstrapOptions): 
   // Look first: on a restart the stored Service already holds the IP, and the allocator would
   // refuse a second claim on it before the create could report AlreadyExists.
   if (!(await services.getStored('default', 'kubernetes'))) await ensure(() => services.create('default', svc, opts, ctx()));
-  const endpoints = server.resourceStore('', 'v1', 'endpoints');
-  const ep: KubeObject = {
+  const port = { name: 'https', port: o.securePort, protocol: 'TCP' };
+  // This server's address replaces what a previous start (another address or port) left.
+  await reconcile(server.resourceStore('', 'v1', 'endpoints'), {
     apiVersion: 'v1',
     kind: 'Endpoints',
     metadata: { name: 'kubernetes', namespace: 'default', labels: { 'endpointslice.kubernetes.io/skip-mirror': 'true' } },
-    subsets: [{ addresses: [{ ip: o.endpointIP }], ports: [{ name: 'https', port: o.securePort, protocol: 'TCP' }] }],
-  };
-  await ensure(() => endpoints.create('default', ep, opts, ctx()));
+    subsets: [{ addresses: [{ ip: o.endpointIP }], ports: [port] }],
+  }, (cur) => JSON.stringify(cur.subsets));
+  await reconcile(server.resourceStore('discovery.k8s.io', 'v1', 'endpointslices'), {
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: { name: 'kubernetes', namespace: 'default', labels: { 'kubernetes.io/service-name': 'kubernetes' } },
+    addressType: 'IPv4',
+    endpoints: [{ addresses: [o.endpointIP], conditions: { ready: true } }],
+    ports: [port],
+  }, (cur) => JSON.stringify([cur.endpoints, cur.ports]));
+}
+
+type Store = ReturnType<ApiServer['resourceStore']>;
+
+/** Creates `want`, or rewrites the stored object when `key` (its content) differs. */
+async function reconcile(store: Store, want: KubeObject, key: (o: KubeObject) => string): Promise<void> {
+  const { name, namespace } = want.metadata;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const cur = await store.getStored(namespace, name!);
+    try {
+      if (!cur) {
+        await store.create(namespace, want, opts, ctx());
+        return;
+      }
+      const next = { ...want, metadata: { ...cur.obj.metadata, labels: { ...cur.obj.metadata.labels, ...want.metadata.labels } } };
+      if (key(cur.obj) === key(next)) return;
+      await store.update(namespace, name!, next, opts, ctx());
+      return;
+    } catch (e) {
+      // Someone else wrote it meanwhile (a second server, a restart race): look again.
+      if (!(e instanceof StatusError && (e.code === 409 || e.code === 404))) throw e;
+    }
+  }
 }
 
 async function namespacesReady(server: ApiServer): Promise<void> {

@@ -57,6 +57,10 @@ describe('node agent on containerd', { concurrency: false, skip }, () => {
     assert.equal(lease.spec.holderIdentity, flags.nodeName);
     const ep = await k(['get', 'endpoints', 'kubernetes', '-o', 'jsonpath={.subsets[0].addresses[0].ip}:{.subsets[0].ports[0].port}']);
     assert.equal(ep, `127.0.0.1:${srv.port}`);
+    // The proxy and DNS read EndpointSlices: the API server writes the `kubernetes` one itself.
+    const slice = JSON.parse(await k(['get', 'endpointslice', 'kubernetes', '-o', 'json']));
+    assert.equal(slice.metadata.labels['kubernetes.io/service-name'], 'kubernetes');
+    assert.deepEqual([slice.endpoints[0].addresses, slice.ports[0].port], [['127.0.0.1'], srv.port]);
     // The kubelet API answers the API server (nodes/proxy), not anonymous callers.
     assert.equal(await k(['get', '--raw', `/api/v1/nodes/${flags.nodeName}/proxy/healthz`]), 'ok');
   });

@@ -69,9 +69,38 @@ describe('k8ts up: a multi-node cluster in network namespaces', { skip, concurre
     assert.match(merged, new RegExp(`current-context: ${name}`));
   });
 
-  it('runs pods on every node, reachable from the host and from pods on other nodes', () => {
-    k(['create', 'deployment', 'web', `--image=${BUSYBOX}`, '--replicas=6', '--', 'sh', '-c', 'echo $HOSTNAME > /index.html; exec httpd -f -p 8080 -h /']);
+  it('bootcamp flow: a NodePort on every node reaches all replicas; scale to 6 spreads the load to the new pods', () => {
+    k(['create', 'deployment', 'web', `--image=${BUSYBOX}`, '--replicas=3', '--', 'sh', '-c', 'echo $HOSTNAME > /index.html; exec httpd -f -p 8080 -h /']);
     k(['rollout', 'status', 'deployment/web', '--timeout=90s']);
+    k(['expose', 'deployment', 'web', '--name', 'web-np', '--type', 'NodePort', '--port', '80', '--target-port', '8080']);
+    const nodePort = Number(k(['get', 'svc', 'web-np', '-o', 'jsonpath={.spec.ports[0].nodePort}']));
+    const podNames = () => new Set<string>(JSON.parse(k(['get', 'pods', '-l', 'app=web', '-o', 'json'])).items.map((p: any) => p.metadata.name));
+    // Requests from the host, round-robin over the three node addresses, until every replica answered.
+    const reachAll = (want: Set<string>) => {
+      const seen = new Map<number, Set<string>>([[1, new Set()], [2, new Set()], [3, new Set()]]);
+      const all = new Set<string>();
+      for (let i = 0; i < 600 && (all.size < want.size || [...seen.values()].some((s) => s.size === 0)); i++) {
+        const n = 1 + (i % 3);
+        const b = spawnSync('curl', ['-s', '-m', '5', `http://172.31.${index}.${10 + n}:${nodePort}/index.html`], { encoding: 'utf8' }).stdout.trim();
+        if (want.has(b)) {
+          seen.get(n)!.add(b);
+          all.add(b);
+        } else if (i % 3 === 2) execFileSync('sleep', ['0.1']);
+      }
+      for (const [n, s] of seen) assert.ok(s.size > 0, `node ${n}'s address answers on the NodePort`);
+      assert.deepEqual([...all].sort(), [...want].sort(), 'every replica got requests');
+    };
+    const three = podNames();
+    assert.equal(three.size, 3);
+    reachAll(three);
+    k(['scale', 'deployment', 'web', '--replicas=6']);
+    k(['rollout', 'status', 'deployment/web', '--timeout=90s']);
+    const six = podNames();
+    assert.equal(six.size, 6);
+    reachAll(six);
+  });
+
+  it('runs pods on every node, reachable from the host and from pods on other nodes', () => {
     const pods = JSON.parse(k(['get', 'pods', '-l', 'app=web', '-o', 'json'])).items;
     assert.equal(new Set(pods.map((p: any) => p.spec.nodeName)).size, 3, 'spread over the three nodes');
     for (const p of pods) {
@@ -123,10 +152,15 @@ describe('k8ts up: a multi-node cluster in network namespaces', { skip, concurre
     const pod = JSON.parse(k(['get', 'pods', '-l', 'app=web', '-o', 'json'])).items[0].metadata.name;
     const webIP = k(['get', 'svc', 'web', '-o', 'jsonpath={.spec.clusterIP}']);
     const look = (q: string) => k(['exec', pod, '--', 'nslookup', q]);
-    assert.match(look('web.default.svc.cluster.local'), new RegExp(`Address: ${webIP.replace(/\./g, '\\.')}`));
-    // busybox's nslookup applies the search list only to names without dots, so names are
-    // given in full (with kubernetes.default it asks upstream, as it would on any cluster).
-    assert.match(look('kubernetes.default.svc.cluster.local'), /Address: 10\.43\.0\.1\b/);
+    const webRe = new RegExp(`Name:\\s+web\\.default\\.svc\\.cluster\\.local\\nAddress: ${webIP.replace(/\./g, '\\.')}\\n`);
+    assert.match(look('web.default.svc.cluster.local'), webRe);
+    // Short names through the pod's search list (the image's nslookup uses libc's resolver).
+    assert.match(look('web'), webRe);
+    assert.match(look('kubernetes.default'), /Name:\s+kubernetes\.default\.svc\.cluster\.local\nAddress: 10\.43\.0\.1\n/);
+    assert.match(look('10.43.0.1'), /name = kubernetes\.default\.svc\.cluster\.local/);
+    // ...and the API server answers behind the kubernetes Service (its EndpointSlice is the server's own).
+    assert.equal(k(['exec', pod, '--', 'sh', '-c', 'nc -w 3 kubernetes.default 443 </dev/null && echo connected']).trim(), 'connected');
+    assert.equal(k(['exec', pod, '--', 'wget', '-qO-', 'http://web/index.html']).trim().startsWith('web-'), true);
     k(['create', 'service', 'clusterip', 'web-headless', '--clusterip=None', '--tcp=8080:8080']);
     k(['set', 'selector', 'service', 'web-headless', 'app=web']);
     const podIPs: string[] = JSON.parse(k(['get', 'pods', '-l', 'app=web', '-o', 'json'])).items.map((p: any) => p.status.podIP).sort();
@@ -146,7 +180,6 @@ describe('k8ts up: a multi-node cluster in network namespaces', { skip, concurre
   });
 
   it('Services: ClusterIP by name from pods on every node, NodePort on every node address, canary weights, blue-green switch', () => {
-    k(['expose', 'deployment', 'web', '--name', 'web-np', '--type', 'NodePort', '--port', '80', '--target-port', '8080']);
     const nodePort = Number(k(['get', 'svc', 'web-np', '-o', 'jsonpath={.spec.ports[0].nodePort}']));
     const pods = JSON.parse(k(['get', 'pods', '-l', 'app=web', '-o', 'json'])).items;
     const names = new Set(pods.map((p: any) => p.metadata.name));

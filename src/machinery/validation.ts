@@ -208,6 +208,57 @@ export function isValidPortName(v: string): string[] {
   return errs;
 }
 
+/** A parsed IP prefix: the family, the address as a bigint, and the prefix length. */
+export interface ParsedCIDR {
+  family: 4 | 6;
+  bits: number;
+  address: bigint;
+  prefix: number;
+}
+
+function ipToBigInt(ip: string): { family: 4 | 6; value: bigint } | undefined {
+  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(ip)) {
+    const parts = ip.split('.').map(Number);
+    if (parts.some((n, i) => n > 255 || (ip.split('.')[i].length > 1 && ip.split('.')[i].startsWith('0')))) return undefined;
+    return { family: 4, value: parts.reduce((a, n) => (a << 8n) | BigInt(n), 0n) };
+  }
+  if (!ip.includes(':') || !/^[0-9a-fA-F:.]+$/.test(ip)) return undefined;
+  const halves = ip.split('::');
+  if (halves.length > 2) return undefined;
+  const groups = (h: string) => (h === '' ? [] : h.split(':'));
+  const head = groups(halves[0]);
+  const tail = halves.length === 2 ? groups(halves[1]) : [];
+  const all = [...head, ...tail];
+  if (all.some((g) => !/^[0-9a-fA-F]{1,4}$/.test(g))) return undefined;
+  if (halves.length === 1 ? all.length !== 8 : all.length > 7) return undefined;
+  const full = [...head, ...Array(8 - all.length).fill('0'), ...tail];
+  return { family: 6, value: full.reduce((a, g) => (a << 16n) | BigInt(parseInt(g, 16)), 0n) };
+}
+
+/** Parses "a.b.c.d/n" or an IPv6 prefix; undefined when it is not one. */
+export function parseCIDR(v: string): ParsedCIDR | undefined {
+  const slash = v.indexOf('/');
+  if (slash < 0 || !/^\d{1,3}$/.test(v.slice(slash + 1))) return undefined;
+  const ip = ipToBigInt(v.slice(0, slash));
+  const prefix = Number(v.slice(slash + 1));
+  if (!ip) return undefined;
+  const bits = ip.family === 4 ? 32 : 128;
+  if (prefix > bits) return undefined;
+  return { family: ip.family, bits, address: ip.value, prefix };
+}
+
+/** IsValidCIDR (legacy fields): a parseable CIDR. */
+export function isValidCIDR(v: string): string[] {
+  return parseCIDR(v) ? [] : ['must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)'];
+}
+
+/** Whether `inner` lies inside `outer` and is strictly smaller. */
+export function isStrictSubnet(inner: ParsedCIDR, outer: ParsedCIDR): boolean {
+  if (inner.family !== outer.family || inner.prefix <= outer.prefix) return false;
+  const shift = BigInt(outer.bits - outer.prefix);
+  return inner.address >> shift === outer.address >> shift;
+}
+
 export function isValidPortNum(port: number): string[] {
   return Number.isInteger(port) && port >= 1 && port <= 65535 ? [] : [inclusiveRangeError(1, 65535)];
 }

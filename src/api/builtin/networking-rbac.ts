@@ -2,8 +2,8 @@
 // rbac.authorization.k8s.io/v1 (roles, rolebindings, clusterroles, clusterrolebindings).
 
 import { type FieldError, fieldErr, FieldPath } from '../../machinery/field-errors.js';
-import { selectorToString } from '../../machinery/labels.js';
-import { isDNS1123Subdomain } from '../../machinery/validation.js';
+import { selectorToString, validateLabelSelector } from '../../machinery/labels.js';
+import { isDNS1123Subdomain, isStrictSubnet, isValidCIDR, isValidPortName, isValidPortNum, parseCIDR } from '../../machinery/validation.js';
 import { labelSelector } from '../meta/v1.js';
 import { age, col } from '../printing.js';
 import type { ResourceDef } from '../resource.js';
@@ -150,6 +150,80 @@ const ingressclasses = defineKind({
   },
 });
 
+// Upstream's ValidateNetworkPolicySpec: selectors, ports (protocol, port number or name, endPort
+// range), peers (exactly one kind, ipBlock alone, except a strict subset of cidr), policyTypes.
+function validateNetworkPolicySpec(spec: Obj): FieldError[] {
+  const errs: FieldError[] = [];
+  const sp = root.child('spec');
+  errs.push(...validateLabelSelector(spec.podSelector, sp.child('podSelector')));
+  const rules = (kind: 'ingress' | 'egress', peers: 'from' | 'to') =>
+    ((spec[kind] ?? []) as Obj[]).forEach((rule, i) => {
+      const rp = sp.child(kind).index(i);
+      ((rule?.ports ?? []) as Obj[]).forEach((port, j) => validateNetworkPolicyPort(port ?? {}, rp.child('ports').index(j), errs));
+      ((rule?.[peers] ?? []) as Obj[]).forEach((peer, j) => validateNetworkPolicyPeer(peer ?? {}, rp.child(peers).index(j), errs));
+    });
+  rules('ingress', 'from');
+  rules('egress', 'to');
+  const types = (spec.policyTypes ?? []) as string[];
+  if (types.length > 2) {
+    errs.push(fieldErr.invalid(sp.child('policyTypes'), types, 'may not specify more than two policyTypes'));
+    return errs;
+  }
+  types.forEach((t, i) => {
+    if (t !== 'Ingress' && t !== 'Egress') errs.push(fieldErr.notSupported(sp.child('policyTypes').index(i), t, ['Ingress', 'Egress']));
+  });
+  return errs;
+}
+
+function validateNetworkPolicyPort(port: Obj, p: FieldPath, errs: FieldError[]): void {
+  if (port.protocol !== undefined && !['TCP', 'UDP', 'SCTP'].includes(port.protocol)) errs.push(fieldErr.notSupported(p.child('protocol'), port.protocol, ['TCP', 'UDP', 'SCTP']));
+  const end = port.endPort;
+  if (port.port === undefined || port.port === null) {
+    if (end !== undefined) errs.push(fieldErr.invalid(p.child('endPort'), end, 'may not be specified when `port` is not specified'));
+  } else if (typeof port.port === 'number') {
+    for (const m of isValidPortNum(port.port)) errs.push(fieldErr.invalid(p.child('port'), port.port, m));
+    if (end !== undefined) {
+      if (end < port.port) errs.push(fieldErr.invalid(p.child('endPort'), end, 'must be greater than or equal to `port`'));
+      for (const m of isValidPortNum(end)) errs.push(fieldErr.invalid(p.child('endPort'), end, m));
+    }
+  } else {
+    if (end !== undefined) errs.push(fieldErr.invalid(p.child('endPort'), end, 'may not be specified when `port` is non-numeric'));
+    for (const m of isValidPortName(String(port.port))) errs.push(fieldErr.invalid(p.child('port'), port.port, m));
+  }
+}
+
+function validateNetworkPolicyPeer(peer: Obj, p: FieldPath, errs: FieldError[]): void {
+  let n = 0;
+  if (peer.podSelector) {
+    n++;
+    errs.push(...validateLabelSelector(peer.podSelector, p.child('podSelector')));
+  }
+  if (peer.namespaceSelector) {
+    n++;
+    errs.push(...validateLabelSelector(peer.namespaceSelector, p.child('namespaceSelector')));
+  }
+  if (peer.ipBlock) {
+    n++;
+    const bp = p.child('ipBlock');
+    const cidr = peer.ipBlock.cidr ?? '';
+    if (cidr === '') errs.push(fieldErr.required(bp.child('cidr'), ''));
+    else {
+      for (const m of isValidCIDR(cidr)) errs.push(fieldErr.invalid(bp.child('cidr'), cidr, m));
+      const outer = parseCIDR(cidr);
+      if (outer) {
+        ((peer.ipBlock.except ?? []) as string[]).forEach((ex, i) => {
+          const ep = bp.child('except').index(i);
+          for (const m of isValidCIDR(ex)) errs.push(fieldErr.invalid(ep, ex, m));
+          const inner = parseCIDR(ex);
+          if (inner && !isStrictSubnet(inner, outer)) errs.push(fieldErr.invalid(ep, ex, 'must be a strict subset of `cidr`'));
+        });
+      }
+    }
+  }
+  if (n === 0) errs.push(fieldErr.required(p, 'must specify a peer'));
+  else if (n > 1 && peer.ipBlock) errs.push(fieldErr.forbidden(p, 'may not specify both ipBlock and another peer'));
+}
+
 const npPort = nn('NetworkPolicyPort', obj({ endPort: int32(), port: intOrString(), protocol: str() }));
 const npPeer = nn(
   'NetworkPolicyPeer',
@@ -184,13 +258,7 @@ const networkpolicies = defineKind({
       }
       for (const r of [...(s.ingress ?? []), ...(s.egress ?? [])]) for (const port of r.ports ?? []) port.protocol ??= 'TCP';
     },
-    validate(o) {
-      const errs: FieldError[] = [];
-      (o.spec?.policyTypes ?? []).forEach((t: string, i: number) => {
-        if (t !== 'Ingress' && t !== 'Egress') errs.push(fieldErr.notSupported(root.child('spec', 'policyTypes').index(i), t, ['Ingress', 'Egress']));
-      });
-      return errs;
-    },
+    validate: (o) => validateNetworkPolicySpec(o.spec ?? {}),
   },
   columns: [col('Pod-Selector'), col('Age')],
   cells: (o, now) => {

@@ -5,6 +5,8 @@
 // pause: a static C program (compiled with `gcc -static` when gcc is there) that exits on
 // SIGTERM/SIGINT, reaps children and otherwise sleeps in pause(). Without gcc it is busybox's
 // shell trapping TERM/INT and waiting (a bigger image; same behaviour).
+// busybox: busybox-static and its applets, except `nslookup` when gcc is there: a static program
+// on libc's resolver (see nslookup-c.ts), because busybox's own ignores the search list.
 
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -14,6 +16,7 @@ import { promisify } from 'node:util';
 import type { ContainerRuntime } from '../runtime/runtime.js';
 import type { CriLogger } from '../cri/containerd.js';
 import { ctrImport } from './ctr-import.js';
+import { NSLOOKUP_C } from './nslookup-c.js';
 import { buildOciArchive, type OciImageSpec } from './oci-archive.js';
 import type { TarEntry } from './tar.js';
 
@@ -44,7 +47,7 @@ export interface BuiltinImageOptions {
 }
 
 // Bump when the content of the built images changes, so cached archives are rebuilt.
-const BUILDER_VERSION = '2';
+const BUILDER_VERSION = '3';
 
 const PAUSE_C = `#include <signal.h>
 #include <sys/wait.h>
@@ -129,13 +132,14 @@ async function assertStatic(busybox: string): Promise<void> {
 }
 
 /** The busybox image's content (also used by tests to push a busybox under other names). */
-export async function busyboxImageSpec(busybox = findBusybox()): Promise<OciImageSpec> {
+export async function busyboxImageSpec(busybox = findBusybox(), nslookup?: Buffer): Promise<OciImageSpec> {
   await assertStatic(busybox);
-  const applets = await busyboxApplets(busybox);
+  const applets = (await busyboxApplets(busybox)).filter((a) => !(nslookup && a === 'nslookup'));
   const files: TarEntry[] = [
     { name: 'bin', type: 'dir' },
     { name: 'bin/busybox', type: 'file', mode: 0o755, data: readFileSync(busybox) },
     ...applets.map((a): TarEntry => ({ name: `bin/${a}`, type: 'symlink', linkname: 'busybox' })),
+    ...(nslookup ? [{ name: 'bin/nslookup', type: 'file', mode: 0o755, data: nslookup } as TarEntry] : []),
     { name: 'dev', type: 'dir' },
     { name: 'etc', type: 'dir' },
     { name: 'etc/passwd', type: 'file', data: PASSWD },
@@ -164,23 +168,30 @@ export async function busyboxImageSpec(busybox = findBusybox()): Promise<OciImag
   };
 }
 
+/** `gcc -static` of one C source with extra link flags; undefined (and a warning) on failure. */
+async function compileStatic(gcc: string, name: string, source: string, libs: string[], log: CriLogger): Promise<Buffer | undefined> {
+  const tmp = mkdtempSync(`/tmp/k8ts-${name}-`);
+  try {
+    writeFileSync(join(tmp, `${name}.c`), source);
+    await execFileP(gcc, ['-static', '-Os', '-s', '-o', join(tmp, name), join(tmp, `${name}.c`), ...libs], { timeout: 120_000 });
+    return readFileSync(join(tmp, name));
+  } catch (e) {
+    log.warn({ err: (e as Error).message }, `compiling ${name} failed`);
+    return undefined;
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
 async function pauseImage(busybox: string, gcc: string | undefined, log: CriLogger): Promise<OciImageSpec> {
-  if (gcc) {
-    const tmp = mkdtempSync('/tmp/k8ts-pause-');
-    try {
-      writeFileSync(join(tmp, 'pause.c'), PAUSE_C);
-      await execFileP(gcc, ['-static', '-Os', '-s', '-o', join(tmp, 'pause'), join(tmp, 'pause.c')], { timeout: 120_000 });
-      return {
-        names: [PAUSE_IMAGE],
-        files: [{ name: 'pause', type: 'file', mode: 0o755, data: readFileSync(join(tmp, 'pause')) }],
-        config: { Entrypoint: ['/pause'], User: '65535:65535' },
-        createdBy: 'k8ts: static pause program (gcc -static)',
-      };
-    } catch (e) {
-      log.warn({ err: (e as Error).message }, 'compiling the pause program failed; using busybox for the pause image');
-    } finally {
-      rmSync(tmp, { recursive: true, force: true });
-    }
+  const pause = gcc ? await compileStatic(gcc, 'pause', PAUSE_C, [], log) : undefined;
+  if (pause) {
+    return {
+      names: [PAUSE_IMAGE],
+      files: [{ name: 'pause', type: 'file', mode: 0o755, data: pause }],
+      config: { Entrypoint: ['/pause'], User: '65535:65535' },
+      createdBy: 'k8ts: static pause program (gcc -static)',
+    };
   }
   await assertStatic(busybox);
   return {
@@ -200,6 +211,8 @@ async function pauseImage(busybox: string, gcc: string | undefined, log: CriLogg
 interface CachedArchive {
   file: string;
   names: string[];
+  /** The config digest containerd reports as the image's id: another one means an older build. */
+  imageId: string;
 }
 
 /** Builds (or reuses) the archives of the built-in images under `cacheDir`. */
@@ -215,29 +228,40 @@ export async function builtinImageArchives(opts: BuiltinImageOptions): Promise<{
   const keyFile = join(opts.cacheDir, 'key');
   const pauseTar = join(opts.cacheDir, 'pause.tar');
   const busyboxTar = join(opts.cacheDir, 'busybox.tar');
+  const idsFile = join(opts.cacheDir, 'ids.json');
   let cachedKey = '';
   try {
     cachedKey = readFileSync(keyFile, 'utf8').trim();
   } catch {
     // first build
   }
-  if (cachedKey !== key || !existsSync(pauseTar) || !existsSync(busyboxTar)) {
+  let ids: { pause?: string; busybox?: string } = {};
+  try {
+    ids = JSON.parse(readFileSync(idsFile, 'utf8'));
+  } catch {
+    // first build, or a cache from before ids were kept
+  }
+  if (cachedKey !== key || !existsSync(pauseTar) || !existsSync(busyboxTar) || !ids.pause || !ids.busybox) {
     const started = Date.now();
-    const write = (file: string, spec: OciImageSpec) => {
-      const { tar } = buildOciArchive(spec);
-      // Unique temp name: two agents (or tests) may share a cache directory.
+    // Unique temp names: two agents (or tests) may share a cache directory.
+    const write = (file: string, spec: OciImageSpec): string => {
+      const { tar, imageId } = buildOciArchive(spec);
       const tmp = `${file}.${process.pid}.tmp`;
       writeFileSync(tmp, tar);
       renameSync(tmp, file);
+      return imageId;
     };
-    write(pauseTar, await pauseImage(busybox, gcc, opts.log));
-    write(busyboxTar, await busyboxImageSpec(busybox));
+    const nslookup = gcc ? await compileStatic(gcc, 'nslookup', NSLOOKUP_C, ['-lresolv'], opts.log) : undefined;
+    ids = { pause: write(pauseTar, await pauseImage(busybox, gcc, opts.log)), busybox: write(busyboxTar, await busyboxImageSpec(busybox, nslookup)) };
+    const idsTmp = `${idsFile}.${process.pid}.tmp`;
+    writeFileSync(idsTmp, JSON.stringify(ids));
+    renameSync(idsTmp, idsFile);
     writeFileSync(keyFile, `${key}\n`);
-    opts.log.info({ dir: opts.cacheDir, ms: Date.now() - started, pause: gcc ? 'gcc -static' : 'busybox' }, 'built the built-in images');
+    opts.log.info({ dir: opts.cacheDir, ms: Date.now() - started, pause: gcc ? 'gcc -static' : 'busybox', nslookup: nslookup ? 'libc resolver' : 'busybox' }, 'built the built-in images');
   }
   return {
-    pause: { file: pauseTar, names: [PAUSE_IMAGE] },
-    busybox: { file: busyboxTar, names: [BUSYBOX_IMAGE, ...BUSYBOX_ALIASES] },
+    pause: { file: pauseTar, names: [PAUSE_IMAGE], imageId: ids.pause! },
+    busybox: { file: busyboxTar, names: [BUSYBOX_IMAGE, ...BUSYBOX_ALIASES], imageId: ids.busybox! },
   };
 }
 
@@ -248,8 +272,9 @@ export async function builtinImageArchives(opts: BuiltinImageOptions): Promise<{
 export async function ensureBuiltinImages(opts: BuiltinImageOptions & { runtime: ContainerRuntime; ctrSocket: string }): Promise<BuiltinImages> {
   const archives = await builtinImageArchives(opts);
   for (const archive of [archives.pause, archives.busybox]) {
+    // Missing, or an older build under the same names (a node that ran a previous version).
     const present = await Promise.all(archive.names.map((image) => opts.runtime.imageStatus({ image })));
-    if (present.every(Boolean)) continue;
+    if (present.every((img) => img?.id === archive.imageId)) continue;
     await ctrImport(opts.ctrSocket, archive.file);
     for (const image of archive.names) {
       if (!(await opts.runtime.imageStatus({ image }))) throw new Error(`image ${image} is still missing after importing ${archive.file}`);
