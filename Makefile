@@ -33,3 +33,5 @@ bench:
 	node bench/scheduler.mjs
 	node bench/controllers.mjs
 	node bench/node.mjs
+	node bench/network.mjs
+	node bench/ingress.mjs

@@ -3,8 +3,9 @@
 // requests/s and latency (p50/p99) of small GETs with keep-alive clients, bounded by --seconds:
 // straight to a pod IP, through the Ingress controller, and (when the service proxy runs) through
 // a ClusterIP from inside a node and a NodePort from the host; the ratios to the direct figure are
-// the cost of each hop. Then DNS queries/s and p99 for service names against the cluster DNS.
-// Usage: node bench/network.mjs [--seconds 5] [--concurrency 16]
+// the cost of each hop. Then, without the cluster, the service proxy's iptables sync with 1,000
+// Services × 10 endpoints (bench/proxy.mjs) and DNS queries/s and p99 for service names
+// (bench/dns.mjs). Usage: node bench/network.mjs [--seconds 5] [--concurrency 16]
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -94,4 +95,10 @@ try {
   spawnSync(process.execPath, [K8TS_BIN, 'down', '--cluster', name, '--dir', join(dir, 'cluster')], { env });
   rmSync(dir, { recursive: true, force: true });
   rmSync(home, { recursive: true, force: true });
+}
+
+// The other two figures of the issue's benchmark, each its own script (runnable alone too).
+for (const script of ['proxy.mjs', 'dns.mjs']) {
+  console.log(`\n== bench/${script}`);
+  spawnSync(process.execPath, [new URL(script, import.meta.url).pathname], { stdio: 'inherit', timeout: 300_000 });
 }
