@@ -33,13 +33,18 @@ deb_installed() {
 }
 
 # The node agent (`k8ts agent`, `make run`): containerd runs the pods through runc and the CNI
-# plugins; the built-in pause and busybox images are made from busybox-static.
+# plugins; the built-in pause and busybox images are made from busybox-static, with two small
+# static C programs (pause, nslookup) when gcc and libc6-dev are there; the service proxy
+# deletes stale UDP flows with conntrack.
 agent_missing=()
 command -v containerd >/dev/null 2>&1 && command -v ctr >/dev/null 2>&1 || agent_missing+=(containerd)
 command -v runc >/dev/null 2>&1 || agent_missing+=(runc)
 [ -x /usr/lib/cni/bridge ] || agent_missing+=(containernetworking-plugins)
 command -v iptables >/dev/null 2>&1 || agent_missing+=(iptables)
 deb_installed busybox-static || agent_missing+=(busybox-static)
+command -v conntrack >/dev/null 2>&1 || agent_missing+=(conntrack)
+command -v gcc >/dev/null 2>&1 || agent_missing+=(gcc)
+deb_installed libc6-dev || agent_missing+=(libc6-dev)
 if [ "${#agent_missing[@]}" -gt 0 ]; then
   apt_install "${agent_missing[@]}" || echo "ensure-deps: ${agent_missing[*]} not installed; the node agent cannot run containers" >&2
 fi

@@ -284,6 +284,7 @@ describe('k8ts up: a multi-node cluster in network namespaces', { skip, concurre
     let sent = 0;
     let failed = 0;
     let stop = false;
+    const loopStarted = Date.now();
     const loop = (async () => {
       while (!stop && sent < 2400) {
         const n = sent++;
@@ -299,12 +300,13 @@ describe('k8ts up: a multi-node cluster in network namespaces', { skip, concurre
     await kAsync(['rollout', 'status', 'deployment/roll', '--timeout=120s']);
     await kAsync(['rollout', 'undo', 'deployment/roll']);
     await kAsync(['rollout', 'status', 'deployment/roll', '--timeout=120s']);
-    // Keep going a little after the last rollout (old pods are still in their preStop sleep).
-    await new Promise((r) => setTimeout(r, 5000));
+    // The loop runs 60 s in all (and at least 5 s past the last rollout, whose old pods are
+    // still in their preStop sleep): 1,200 requests at 20/s.
+    await new Promise((r) => setTimeout(r, Math.max(5000, loopStarted + 60_000 - Date.now())));
     stop = true;
     await loop;
     await new Promise((r) => setTimeout(r, 3500));
-    assert.ok(sent > 60, `${sent} requests sent`);
+    assert.ok(sent >= 1000, `${sent} requests sent`);
     assert.equal(failed, 0, `${failed} of ${sent} requests failed`);
   });
 
@@ -427,6 +429,36 @@ describe('k8ts up: a multi-node cluster in network namespaces', { skip, concurre
     }));
     until('friend', 'guarded');
     assert.equal(fetch('stranger'), '');
+  });
+
+  it('hostPort through portmap on the node address; dnsPolicy None with dnsConfig, Default; pod A records', () => {
+    const node2 = `${name}-node-2`;
+    const pod = (podName: string, spec: object) => k(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: podName, labels: { app: podName } }, spec }));
+    pod('hp', {
+      nodeName: node2,
+      containers: [{ name: 'c', image: BUSYBOX, command: ['sh', '-c', 'echo hostport > /index.html; exec httpd -f -p 8080 -h /'], ports: [{ containerPort: 8080, hostPort: 18080 }] }],
+    });
+    pod('dns-none', {
+      dnsPolicy: 'None',
+      dnsConfig: { nameservers: ['10.43.0.10'], searches: ['example.internal'], options: [{ name: 'ndots', value: '2' }, { name: 'edns0' }] },
+      containers: [{ name: 'c', image: BUSYBOX, command: ['sleep', '100000'] }],
+    });
+    pod('dns-default', { dnsPolicy: 'Default', containers: [{ name: 'c', image: BUSYBOX, command: ['sleep', '100000'] }] });
+    k(['wait', '--for=condition=Ready', 'pod/hp', 'pod/dns-none', 'pod/dns-default', '--timeout=90s']);
+    // hostPort: the node's address, port 18080, reaches the pod (from the host and from another node's pod).
+    let body = '';
+    for (let i = 0; i < 40 && body !== 'hostport'; i++) {
+      body = spawnSync('curl', ['-s', '-m', '3', `http://172.31.${index}.12:18080/index.html`], { encoding: 'utf8' }).stdout.trim();
+      if (body !== 'hostport') execFileSync('sleep', ['0.25']);
+    }
+    assert.equal(body, 'hostport');
+    assert.equal(k(['exec', 'dns-none', '--', 'cat', '/etc/resolv.conf']).trim().split('\n').sort().join('\n'), ['nameserver 10.43.0.10', 'options ndots:2 edns0', 'search example.internal'].sort().join('\n'));
+    // Default: the node's own resolv.conf, not the cluster's.
+    assert.doesNotMatch(k(['exec', 'dns-default', '--', 'cat', '/etc/resolv.conf']), /10\.43\.0\.10|svc\.cluster\.local/);
+    // a-b-c-d.<namespace>.pod.cluster.local answers with the address.
+    const ip = k(['get', 'pod', 'hp', '-o', 'jsonpath={.status.podIP}']);
+    const out = k(['exec', 'dns-none', '--', 'nslookup', `${ip.replace(/\./g, '-')}.default.pod.cluster.local`]);
+    assert.match(out, new RegExp(`Address: ${ip.replace(/\./g, '\\.')}\\n`));
   });
 
   it('k8ts down removes every namespace, link, route, rule and mount it made', () => {
