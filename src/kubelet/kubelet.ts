@@ -180,14 +180,20 @@ export class Kubelet {
         this.o.log.warn({ pod: mirror.metadata.name }, 'a pod that is not a mirror pod has the static pod\'s name');
         return undefined;
       }
+      this.o.log.info({ pod: `${mirror.metadata.namespace}/${mirror.metadata.name}`, uid: mirror.metadata.uid, deleting: !!mirror.metadata.deletionTimestamp }, 'deleting the outdated mirror pod');
       await this.deleteMirror(pod, mirror);
       mirror = undefined;
     }
     if (mirror) return mirror;
     try {
-      return await this.o.client.resource(R.pods).create(pod.metadata.namespace, mirrorPodOf(pod, { name: this.o.nodeName, uid: this.o.nodeUID?.() }));
+      const created = await this.o.client.resource(R.pods).create(pod.metadata.namespace, mirrorPodOf(pod, { name: this.o.nodeName, uid: this.o.nodeUID?.() }));
+      this.o.log.info({ pod: `${created.metadata.namespace}/${created.metadata.name}`, uid: created.metadata.uid }, 'created the mirror pod');
+      return created;
     } catch (err) {
-      if (isConflict(err) || (err as { code?: number }).code === 409) return undefined; // the old one is still going away
+      if (isConflict(err) || (err as { code?: number }).code === 409) {
+        this.o.log.info({ pod: `${pod.metadata.namespace}/${pod.metadata.name}` }, 'mirror pod not created yet: the old one is still going away');
+        return undefined;
+      }
       throw err;
     }
   }

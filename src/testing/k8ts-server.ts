@@ -28,6 +28,8 @@ export interface K8tsServer {
   spawnKubectl(args: string[]): ChildProcess;
   /** Starts `k8ts agent --simulated` or `k8ts sim` with this server's kubeconfig; resolves once its nodes are registered. */
   startAgent(mode: 'agent' | 'sim' | 'scheduler', args: string[]): Promise<{ stop(): Promise<void> }>;
+  /** The server's recent log lines that contain `needle` (for assertion messages). */
+  logLines(needle: string, max?: number): string;
   /** SIGKILL the server (no cleanup), for crash tests. */
   kill9(): Promise<void>;
   /** Start the server again on the same data dir and port. */
@@ -78,6 +80,10 @@ function run(bin: string, args: string[], opts: { input?: string; env?: NodeJS.P
   });
 }
 
+const LOG_TAIL = 512 * 1024;
+/** The last ~512 KiB of the most recently launched server's log (one server per test file). */
+let logTail = '';
+
 async function launch(dataDir: string, port: number, opts: StartOptions): Promise<{ proc: ChildProcess; port: number }> {
   const args = ['server', '--data-dir', dataDir, '--secure-port', String(port), '--bind-address', '127.0.0.1', ...(opts.agent ? [] : ['--disable-agent']), ...(opts.ingress ? [] : ['--disable', 'ingress']), ...(opts.dns ? [] : ['--disable', 'dns']), ...(opts.extraArgs ?? [])];
   if (opts.datastoreEndpoint) args.push('--datastore-endpoint', opts.datastoreEndpoint);
@@ -107,8 +113,12 @@ async function launch(dataDir: string, port: number, opts: StartOptions): Promis
   proc.removeAllListeners('exit');
   // Keep draining stderr so the child never blocks on a full pipe.
   proc.stderr!.removeAllListeners('data');
+  // ...and keep its last lines, for failure messages.
+  logTail = log.slice(-LOG_TAIL);
   proc.stderr!.on('data', (d) => {
     if (process.env.K8TS_TEST_LOG) process.stderr.write(d);
+    logTail += d;
+    if (logTail.length > 2 * LOG_TAIL) logTail = logTail.slice(-LOG_TAIL);
   });
   return { proc, port: actualPort };
 }
@@ -128,6 +138,7 @@ export async function startK8ts(opts: StartOptions = {}): Promise<K8tsServer> {
     clearTimeout(t);
   };
   const server: K8tsServer = {
+    logLines: (needle, max = 40) => logTail.split('\n').filter((l) => l.includes(needle)).slice(-max).join('\n'),
     dataDir,
     get port() {
       return port;

@@ -41,7 +41,8 @@ spec:
     assert.equal(await k(['logs', name]), 'static up\n');
     const containerID = mirror.status.containerStatuses[0].containerID;
     // Deleting the mirror pod does not stop the static pod: a new mirror appears.
-    await k(['delete', 'pod', name], { timeoutMs: 60_000 });
+    const del = await srv().kubectl(['delete', 'pod', name], { timeoutMs: 60_000 });
+    assert.equal(del.code, 0, `kubectl delete pod ${name}: ${del.stderr}\nagent log:\n${srv().logLines('static-web')}\n${srv().logLines('mirror')}`);
     const again = await eventually(async () => {
       const r = await srv().kubectl(['get', 'pod', name, '-o', 'json']);
       if (r.code !== 0) return undefined;
