@@ -36,10 +36,19 @@ describe('k8ts up: a multi-node cluster in network namespaces', { skip, concurre
   const home = mkdtempSync(join(tmpdir(), 'k8ts-up-home-'));
   let kubeconfig = '';
   let before_: string[] = [];
+  const kubectl = (args: string[], input?: string, timeout = 60_000) => spawnSync(KUBECTL, args, { env: { ...process.env, KUBECONFIG: kubeconfig, HOME: home }, encoding: 'utf8', input, timeout });
   const k = (args: string[], input?: string) => {
-    const r = spawnSync(KUBECTL, args, { env: { ...process.env, KUBECONFIG: kubeconfig, HOME: home }, encoding: 'utf8', input, timeout: 60_000 });
+    const r = kubectl(args, input);
     assert.equal(r.status, 0, `kubectl ${args.join(' ')}: ${r.stderr}`);
     return r.stdout;
+  };
+  /** kubectl wait for Ready; on failure the message shows the pods, their events and conditions. */
+  const waitReady = (pods: string[], ns = 'default') => {
+    const r = kubectl(['wait', '-n', ns, '--for=condition=Ready', ...pods.map((p) => `pod/${p}`), '--timeout=120s'], undefined, 150_000);
+    if (r.status === 0) return;
+    const pods_ = kubectl(['get', 'pods', '-n', ns, '-o', 'wide']).stdout;
+    const describe = kubectl(['describe', 'pods', '-n', ns, ...pods]).stdout;
+    assert.fail(`pods ${pods.join(', ')} not Ready (exit ${r.status}, ${r.signal ?? ''}): ${r.stderr}\n${pods_}\n${describe.slice(-6000)}`);
   };
   before(() => {
     before_ = hostState(name, dir, index);
@@ -403,8 +412,8 @@ describe('k8ts up: a multi-node cluster in network namespaces', { skip, concurre
     k(['run', 'target', '-n', 'guarded', `--image=${BUSYBOX}`, '--labels', 'app=target', '--', 'sh', '-c', 'echo guarded > /index.html; exec httpd -f -p 8080 -h /']);
     k(['run', 'friend', `--image=${BUSYBOX}`, '--labels', 'role=friend', '--', 'sleep', '100000']);
     k(['run', 'stranger', `--image=${BUSYBOX}`, '--', 'sleep', '100000']);
-    k(['wait', '--for=condition=Ready', 'pod/friend', 'pod/stranger', '--timeout=60s']);
-    k(['wait', '-n', 'guarded', '--for=condition=Ready', 'pod/target', '--timeout=60s']);
+    waitReady(['friend', 'stranger']);
+    waitReady(['target'], 'guarded');
     const ip = k(['get', 'pod', 'target', '-n', 'guarded', '-o', 'jsonpath={.status.podIP}']);
     const fetch = (from: string) =>
       spawnSync(KUBECTL, ['exec', from, '--', 'sh', '-c', `printf 'GET /index.html HTTP/1.0\\r\\n\\r\\n' | nc -w 2 ${ip} 8080 | tail -1`], { env: { ...process.env, KUBECONFIG: kubeconfig, HOME: home }, encoding: 'utf8', timeout: 30_000 }).stdout.trim();
@@ -444,7 +453,7 @@ describe('k8ts up: a multi-node cluster in network namespaces', { skip, concurre
       containers: [{ name: 'c', image: BUSYBOX, command: ['sleep', '100000'] }],
     });
     pod('dns-default', { dnsPolicy: 'Default', containers: [{ name: 'c', image: BUSYBOX, command: ['sleep', '100000'] }] });
-    k(['wait', '--for=condition=Ready', 'pod/hp', 'pod/dns-none', 'pod/dns-default', '--timeout=90s']);
+    waitReady(['hp', 'dns-none', 'dns-default']);
     // hostPort: the node's address, port 18080, reaches the pod (from the host and from another node's pod).
     let body = '';
     for (let i = 0; i < 40 && body !== 'hostport'; i++) {

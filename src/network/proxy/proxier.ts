@@ -74,6 +74,8 @@ export class ServiceProxy {
   private readonly minSyncPeriodMs: number;
   private readonly fullSyncPeriodMs: number;
   private lastFullAt = -Infinity;
+  /** How many full rewrites succeeded (the first sync, repairs, hourly). */
+  fullSyncs = 0;
   private readonly localhostNodePorts: boolean;
   /** Per-service chains applied by the last successful sync. */
   private previous?: Map<string, string>;
@@ -202,7 +204,10 @@ export class ServiceProxy {
       throw e;
     }
     this.previous = r.applied;
-    if (full) this.lastFullAt = Date.now();
+    if (full) {
+      this.lastFullAt = Date.now();
+      this.fullSyncs++;
+    }
     const conntrackDeleted = await this.flushStaleUdp(rs.ports);
     return {
       ms: performance.now() - started,
