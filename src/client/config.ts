@@ -15,6 +15,13 @@ export interface ClientConfig {
   socketPath?: string;
   /** Sent as User-Agent; shows in managedFields as the default field manager. */
   userAgent?: string;
+  /**
+   * A watch that asked for bookmarks and hears nothing (no event, no bookmark) for this long is
+   * dropped and resumed: a half-open connection (a server gone without a FIN or RST) would
+   * otherwise stall it until its timeoutSeconds. Default 150 s (k8ts sends bookmarks every 30 s,
+   * kube-apiserver about every minute).
+   */
+  watchIdleTimeoutMs?: number;
 }
 
 const fromB64 = (s: string | undefined) => (s ? Buffer.from(s, 'base64') : undefined);

@@ -84,9 +84,11 @@ export class HttpTransport implements Transport {
   private readonly headers: Record<string, string>;
   private readonly socketPath?: string;
   private readonly doRequest: typeof httpsRequest;
+  private readonly watchIdleTimeoutMs: number;
 
   constructor(cfg: ClientConfig) {
     this.socketPath = cfg.socketPath;
+    this.watchIdleTimeoutMs = cfg.watchIdleTimeoutMs ?? 150_000;
     if (cfg.socketPath) {
       this.base = new URL('http://localhost');
       this.agent = new HttpAgent({ keepAlive: true, maxSockets: 32 });
@@ -175,6 +177,13 @@ export class HttpTransport implements Transport {
       });
       const onAbort = () => req.destroy();
       signal.addEventListener('abort', onAbort, { once: true });
+      // With bookmarks the server speaks at least every minute or so; silence means a dead peer.
+      if (query?.allowWatchBookmarks) {
+        req.setTimeout(this.watchIdleTimeoutMs, () => {
+          failure ??= new Error(`watch ${url.pathname}: nothing received for ${this.watchIdleTimeoutMs / 1000} s, reconnecting`);
+          req.destroy();
+        });
+      }
       req.on('error', (e) => {
         failure ??= e;
         finish();
