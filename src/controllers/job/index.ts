@@ -232,6 +232,12 @@ export class JobController implements Controller {
   private delay!: EarliestDelay<string>;
   private readonly expectations = new Expectations();
   private readonly finalizerExpectations = new Map<string, Set<string>>();
+  /**
+   * The resourceVersion of our last status write per Job. A pod informer that is ahead of the
+   * Job informer shows finalizers gone whose counts the cached Job does not have yet; syncing
+   * then would undercount failures and create a pod too many, so the sync waits for the cache.
+   */
+  private readonly lastStatusWrite = new Map<string, { uid: string; rv: bigint }>();
   private readonly backoff = new Map<string, BackoffRecord>();
   private readonly backoffBase: number;
   private readonly backoffMax: number;
@@ -334,7 +340,13 @@ export class JobController implements Controller {
     if (!shared) {
       this.expectations.delete(key);
       this.finalizerExpectations.delete(key);
+      this.lastStatusWrite.delete(key);
       this.backoff.delete(key);
+      return;
+    }
+    const written = this.lastStatusWrite.get(key);
+    if (written && written.uid === shared.metadata.uid && written.rv > rvNumber(shared.metadata.resourceVersion)) {
+      this.delay.add(key, 20);
       return;
     }
     const managedBy = shared.spec?.managedBy;
@@ -844,8 +856,14 @@ export class JobController implements Controller {
     const updated = await this.ctx.client.resource(R.jobs).updateStatus(body);
     // Keep working on our copy of the status (the server may drop empty fields), with the new version.
     job.metadata.resourceVersion = updated.metadata.resourceVersion;
+    this.lastStatusWrite.set(`${job.metadata.namespace}/${job.metadata.name}`, { uid: job.metadata.uid!, rv: rvNumber(updated.metadata.resourceVersion) });
     return job;
   }
+}
+
+/** k8ts resourceVersions are datastore revisions (decimal); anything else compares as 0. */
+function rvNumber(rv: string | undefined): bigint {
+  return rv && /^\d{1,20}$/.test(rv) ? BigInt(rv) : 0n;
 }
 
 /** Moves uncounted pods whose finalizer is gone into the counters; true when something moved. */
