@@ -29,6 +29,7 @@ import type { KubeletClientConfig } from './streaming/kubelet-client.js';
 import { matchStreamingRoute, StreamingRoutes } from './streaming/streaming-routes.js';
 import { statusText, writeRawResponse } from '../machinery/httpstream/upgrade-proxy.js';
 import { admitPodPriority } from './admission/priority.js';
+import type { Logger } from '../machinery/logger.js';
 
 export interface Authenticate {
   (req: IncomingMessage): UserInfo | undefined;
@@ -53,7 +54,7 @@ export interface ApiServerOptions {
   serviceClusterIPRange?: string;
   /** Service NodePort range (default 30000-32767). */
   serviceNodePortRange?: string;
-  logger?: { info(o: unknown, msg?: string): void; error(o: unknown, msg?: string): void; warn(o: unknown, msg?: string): void };
+  logger?: Pick<Logger, 'info' | 'error' | 'warn'>;
   /** Credentials for kubelets (pods/log, exec, attach, portforward, nodes/proxy). */
   kubeletClient?: KubeletClientConfig;
   /** k8ts's own endpoints that authenticate by themselves (node join), served before authentication. */

@@ -4,13 +4,9 @@
 import type { Client } from '../client/client.js';
 import type { EventRecorder } from '../client/events.js';
 import type { InformerFactory } from '../client/informer.js';
+import type { Logger } from '../machinery/logger.js';
 
-export interface Logger {
-  info(o: unknown, msg?: string): void;
-  warn(o: unknown, msg?: string): void;
-  error(o: unknown, msg?: string): void;
-  debug(o: unknown, msg?: string): void;
-}
+export type { Logger };
 
 export interface ControllerSettings {
   /** --service-cluster-ip-range etc. are API-server side; these are the controller manager's. */

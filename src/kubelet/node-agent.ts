@@ -39,12 +39,10 @@ import { resourceMetrics } from './stats/resource-metrics.js';
 import { ProberManager } from './prober/manager.js';
 import type { ContainerRuntime } from './runtime/runtime.js';
 import { VolumeManager } from './volumes/volume-manager.js';
+import type { Logger as BaseLogger } from '../machinery/logger.js';
 
-export interface Logger {
-  info(o: unknown, m?: string): void;
-  warn(o: unknown, m?: string): void;
-  error(o: unknown, m?: string): void;
-  debug(o: unknown, m?: string): void;
+/** The agent's logger: the shared shape, plus pino's child loggers when there. */
+export interface Logger extends BaseLogger {
   child?(b: Record<string, unknown>): Logger;
 }
 

@@ -14,6 +14,7 @@ import { labelSelectorAsSelector, selectorFromSet, Selector } from '../machinery
 import { SchedulerCache } from './cache.js';
 import { FitError, Scheduler, type PodInfo, type ProfileOptions } from './index.js';
 import { SchedulingQueue, type QueuedPod } from './queue.js';
+import type { Logger } from '../machinery/logger.js';
 
 export interface KubeSchedulerOptions {
   client: Client;
@@ -21,7 +22,7 @@ export interface KubeSchedulerOptions {
   recorder: EventRecorder;
   schedulerName?: string;
   profile?: ProfileOptions;
-  log: { info(o: unknown, m?: string): void; warn(o: unknown, m?: string): void; debug(o: unknown, m?: string): void };
+  log: Pick<Logger, 'info' | 'warn' | 'debug'>;
   /** Bindings in flight at once. */
   maxInFlightBindings?: number;
 }

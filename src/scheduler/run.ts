@@ -7,10 +7,11 @@ import { InformerFactory } from '../client/informer.js';
 import { LeaderElector } from '../client/leader-election.js';
 import type { ProfileOptions } from './index.js';
 import { KubeScheduler } from './kube-scheduler.js';
+import type { Logger } from '../machinery/logger.js';
 
 export interface RunSchedulerOptions {
   client: Client;
-  log: { info(o: unknown, m?: string): void; warn(o: unknown, m?: string): void; debug(o: unknown, m?: string): void };
+  log: Pick<Logger, 'info' | 'warn' | 'debug'>;
   schedulerName?: string;
   profile?: ProfileOptions;
   leaderElect?: boolean;

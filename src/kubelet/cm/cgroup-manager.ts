@@ -17,15 +17,13 @@ import type { LinuxContainerResources } from '../runtime/runtime.js';
 import { cgroupMounts, childCgroups, subtreePids, writeCgroupFile, type CgroupMount } from './cgroupfs.js';
 import { getPodQOS, quantityOf, type QOSClass } from './qos.js';
 import { containerResources, milliCPUToShares, MIN_SHARES, podRequests, podResourceConfig, type ResourceConfig } from './resources.js';
+import { type Logger } from '../../machinery/logger.js';
 
 /** The hierarchies k8ts configures; the stats read cpuacct and memory. */
 export const MANAGED_CONTROLLERS = ['cpu', 'cpuacct', 'memory', 'pids'] as const;
 export type ManagedController = (typeof MANAGED_CONTROLLERS)[number];
 
-export interface CgroupManagerLog {
-  debug(o: unknown, msg?: string): void;
-  warn(o: unknown, msg?: string): void;
-}
+export type CgroupManagerLog = Pick<Logger, 'debug' | 'warn'>;
 
 export interface CgroupManagerOptions {
   /** The agent's top cgroup, absolute in each hierarchy, e.g. "/kubepods". */

@@ -9,13 +9,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, r
 import { join } from 'node:path';
 import { CriRuntime } from './cri-runtime.js';
 import { criRegistryToml, writeHostsDir, type RegistriesConfig } from './registries.js';
-
-export interface CriLogger {
-  info(o: unknown, msg?: string): void;
-  warn(o: unknown, msg?: string): void;
-  error(o: unknown, msg?: string): void;
-  debug(o: unknown, msg?: string): void;
-}
+import { type Logger } from '../../machinery/logger.js';
 
 export interface ContainerdOptions {
   /** containerd's root, state, config, socket and log all live here (KubeletPaths.containerdDir). */
@@ -26,7 +20,7 @@ export interface ContainerdOptions {
   /** Must be present locally (built-in images), or containerd tries to pull it for every pod. */
   sandboxImage: string;
   registries?: RegistriesConfig;
-  log: CriLogger;
+  log: Logger;
   /** containerd binary (default: `containerd` on PATH). */
   binary?: string;
   /** containerd's own log level (default info). */

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import type { KubeletPaths } from '../paths.js';
 import { ensureBuiltinImages, PAUSE_IMAGE, BUSYBOX_IMAGE, type BuiltinImages } from '../images/builtin-images.js';
 import { importImageDir } from '../images/image-dir.js';
-import { Containerd, type CriLogger } from './containerd.js';
+import type { Logger } from '../../machinery/logger.js';
+import { Containerd } from './containerd.js';
 import { CriRuntime, criTarget } from './cri-runtime.js';
 import { loadRegistriesFile } from './registries.js';
 
@@ -23,7 +24,7 @@ export interface StartRuntimeOptions {
   /** Where the CNI conflist is (default `<agent>/cni/net.d`); the network code writes it. */
   cniConfDir?: string;
   cniBinDir?: string;
-  log: CriLogger;
+  log: Logger;
 }
 
 export interface StartedRuntime {

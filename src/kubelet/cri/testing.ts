@@ -16,7 +16,8 @@ import { KubeletPaths } from '../paths.js';
 import type { PodSandboxConfig } from '../runtime/runtime.js';
 import { ensureBuiltinImages, PAUSE_IMAGE } from '../images/builtin-images.js';
 import { bridgeConflist } from './cni-config.js';
-import { Containerd, type CriLogger } from './containerd.js';
+import type { Logger } from '../../machinery/logger.js';
+import { Containerd } from './containerd.js';
 import { CriRuntime } from './cri-runtime.js';
 import type { RegistriesConfig } from './registries.js';
 import { killShims, killShimsAndUnmountSync, removeCgroups, removeCniIptablesRules, unmountUnder } from './teardown.js';
@@ -39,10 +40,10 @@ export interface TestContainerd {
 
 export interface TestContainerdOptions {
   registries?: RegistriesConfig;
-  log?: CriLogger;
+  log?: Logger;
 }
 
-const quiet: CriLogger = { info() {}, warn() {}, error() {}, debug() {} };
+const quiet: Logger = { info() {}, warn() {}, error() {}, debug() {} };
 
 // Built archives are the same for every test on this machine; keep them between runs.
 const IMAGE_CACHE = '/tmp/k8ts-test-builtin-images';

@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, s
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { ContainerRuntime } from '../runtime/runtime.js';
-import type { CriLogger } from '../cri/containerd.js';
+import type { Logger } from '../../machinery/logger.js';
 import { ctrImport } from './ctr-import.js';
 import { NSLOOKUP_C } from './nslookup-c.js';
 import { buildOciArchive, type OciImageSpec } from './oci-archive.js';
@@ -41,7 +41,7 @@ export interface BuiltinImages {
 export interface BuiltinImageOptions {
   /** Where the built archives are kept between starts. */
   cacheDir: string;
-  log: CriLogger;
+  log: Logger;
   busyboxPath?: string;
   gcc?: string;
 }
@@ -169,7 +169,7 @@ export async function busyboxImageSpec(busybox = findBusybox(), nslookup?: Buffe
 }
 
 /** `gcc -static` of one C source with extra link flags; undefined (and a warning) on failure. */
-async function compileStatic(gcc: string, name: string, source: string, libs: string[], log: CriLogger): Promise<Buffer | undefined> {
+async function compileStatic(gcc: string, name: string, source: string, libs: string[], log: Logger): Promise<Buffer | undefined> {
   const tmp = mkdtempSync(`/tmp/k8ts-${name}-`);
   try {
     writeFileSync(join(tmp, `${name}.c`), source);
@@ -183,7 +183,7 @@ async function compileStatic(gcc: string, name: string, source: string, libs: st
   }
 }
 
-async function pauseImage(busybox: string, gcc: string | undefined, log: CriLogger): Promise<OciImageSpec> {
+async function pauseImage(busybox: string, gcc: string | undefined, log: Logger): Promise<OciImageSpec> {
   const pause = gcc ? await compileStatic(gcc, 'pause', PAUSE_C, [], log) : undefined;
   if (pause) {
     return {

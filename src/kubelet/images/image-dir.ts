@@ -7,11 +7,9 @@ import { createReadStream, readdirSync, readFileSync, renameSync, statSync, writ
 import { join } from 'node:path';
 import type { KubeletPaths } from '../paths.js';
 import { ctrImport } from './ctr-import.js';
+import type { Logger } from '../../machinery/logger.js';
 
-interface Logger {
-  info(o: unknown, msg?: string): void;
-  warn(o: unknown, msg?: string): void;
-}
+type ImageLog = Pick<Logger, 'info' | 'warn'>;
 
 interface ImportedRecord {
   file: string;
@@ -52,7 +50,7 @@ export interface ImageDirResult {
  * Imports every `*.tar` in `paths.imagesDir` (OCI layout or `docker save` archives) that has not
  * been imported before. A failing file is reported and retried at the next start.
  */
-export async function importImageDir(paths: KubeletPaths, ctrSocket: string, log?: Logger): Promise<ImageDirResult> {
+export async function importImageDir(paths: KubeletPaths, ctrSocket: string, log?: ImageLog): Promise<ImageDirResult> {
   const result: ImageDirResult = { imported: [], skipped: [], failed: [] };
   let files: string[];
   try {

@@ -10,6 +10,7 @@ import { RuntimeError, type AuthConfig, type ContainerRuntime, type Image, type 
 import { credentialsForImage } from './pull-secrets.js';
 import { BUILTIN_IMAGE_NAMES } from './builtin-images.js';
 import { applyDefaultImageTag, InvalidReferenceError, normalizeImageName, parseImageReference } from './reference.js';
+import type { Logger } from '../../machinery/logger.js';
 
 export type ImagePullReason = 'ErrImagePull' | 'ImagePullBackOff' | 'ErrImageNeverPull' | 'InvalidImageName' | 'ImageInspectError';
 
@@ -28,11 +29,7 @@ export interface ImageEventRecorder {
   event(obj: KubeObject, type: 'Normal' | 'Warning', reason: string, message: string): void;
 }
 
-interface Logger {
-  info(o: unknown, msg?: string): void;
-  warn(o: unknown, msg?: string): void;
-  debug(o: unknown, msg?: string): void;
-}
+type ImageLog = Pick<Logger, 'info' | 'warn' | 'debug'>;
 
 export interface ImageContainer {
   name: string;
@@ -43,7 +40,7 @@ export interface ImageContainer {
 export interface ImageManagerOptions {
   runtime: ContainerRuntime;
   recorder?: ImageEventRecorder;
-  log: Logger;
+  log: ImageLog;
   /** Never garbage-collected (the pause image). */
   sandboxImage?: string;
   /** Milliseconds since the epoch; tests pass a fake clock. */
@@ -132,7 +129,7 @@ interface ImageRecord {
 export class ImageManager {
   private readonly runtime: ContainerRuntime;
   private readonly recorder?: ImageEventRecorder;
-  private readonly log: Logger;
+  private readonly log: ImageLog;
   private readonly now: () => number;
   private readonly backOffInitialMs: number;
   private readonly backOffMaxMs: number;

@@ -8,6 +8,7 @@
 import { readdir, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { ContainerRuntime } from '../runtime/runtime.js';
+import type { Logger } from '../../machinery/logger.js';
 
 export const DEFAULT_LOG_MAX_SIZE = 10 * 1024 * 1024;
 export const DEFAULT_LOG_MAX_FILES = 5;
@@ -17,7 +18,7 @@ export interface ContainerLogRotatorOptions {
   maxSize?: number;
   maxFiles?: number;
   now?: () => Date;
-  log?: { warn(o: unknown, msg?: string): void };
+  log?: Pick<Logger, 'warn'>;
   /** Running containers and their log paths, when the caller already knows them (saves a ContainerStatus call each). */
   running?: () => { id: string; logPath: string }[];
 }

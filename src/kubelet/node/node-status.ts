@@ -12,6 +12,7 @@ import { sleep } from '../../client/sleep.js';
 import { renewNodeLease } from './lease.js';
 import { isAlreadyExists } from '../../client/transport.js';
 import type { ContainerRuntime, Image } from '../runtime/runtime.js';
+import type { Logger } from '../../machinery/logger.js';
 
 export interface NodeStatusOptions {
   client: Client;
@@ -28,7 +29,7 @@ export interface NodeStatusOptions {
   statusReportMs?: number;
   /** Extra readiness checks (e.g. the pod network's config); a message means NotReady. */
   notReadyReason?: () => string | undefined;
-  log: { info(o: unknown, m?: string): void; warn(o: unknown, m?: string): void; debug(o: unknown, m?: string): void };
+  log: Pick<Logger, 'info' | 'warn' | 'debug'>;
 }
 
 const nowRFC = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');

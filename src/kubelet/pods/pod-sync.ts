@@ -19,6 +19,7 @@ import { goDuration, RestartBackoff } from './backoff.js';
 import type { Waiting } from './pod-status.js';
 import { containerConfig, containerHash, sandboxConfig, type DNSSettings } from './runtime-config.js';
 import { latestByName, type RuntimeContainer, type RuntimePod, type RuntimeState } from './runtime-state.js';
+import type { Logger } from '../../machinery/logger.js';
 
 /** An error whose reason becomes the container's waiting reason (ErrImagePull, CreateContainerConfigError, ...). */
 export interface ReasonedError {
@@ -38,7 +39,7 @@ export interface PodSyncDeps {
   paths: KubeletPaths;
   dns: DNSSettings;
   recorder: EventRecorder;
-  log: { info(o: unknown, m?: string): void; warn(o: unknown, m?: string): void; debug(o: unknown, m?: string): void };
+  log: Pick<Logger, 'info' | 'warn' | 'debug'>;
   /** Pulls as imagePullPolicy says; throws a ReasonedError (ErrImagePull, ImagePullBackOff, ...). */
   ensureImage(pod: KubeObject, container: any): Promise<string>;
   /** Prepares the pod's volumes; throws a ReasonedError (FailedMount) while they cannot be. */

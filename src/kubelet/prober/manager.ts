@@ -10,11 +10,9 @@ import type { ContainerRuntime } from '../runtime/runtime.js';
 import type { ProbeKind } from './prober.js';
 import type { ContainerSpec, Probe } from './types.js';
 import { ProbeWorker, type StoredResult } from './worker.js';
+import { type Logger } from '../../machinery/logger.js';
 
-export interface ProberLog {
-  debug(o: unknown, msg?: string): void;
-  warn(o: unknown, msg?: string): void;
-}
+export type ProberLog = Pick<Logger, 'debug' | 'warn'>;
 
 /** What the agent knows of one container of the pod. */
 export interface ContainerSnapshot {

@@ -20,6 +20,7 @@ import { LogOptionsError, parseLogOptions, readContainerLogs } from '../logs/rea
 import type { ContainerRuntime } from '../runtime/runtime.js';
 import { resourceMetrics } from '../stats/resource-metrics.js';
 import type { Summary } from '../stats/types.js';
+import type { Logger } from '../../machinery/logger.js';
 
 /** What the kubelet server needs from the node agent. */
 export interface KubeletServerDeps {
@@ -47,7 +48,7 @@ export interface KubeletServerOptions {
   /** Serving certificate and key; `ca` verifies client certificates. */
   tls: { cert: string; key: string; ca: string };
   deps: KubeletServerDeps;
-  log?: { info(o: unknown, msg?: string): void; warn(o: unknown, msg?: string): void; error(o: unknown, msg?: string): void };
+  log?: Pick<Logger, 'info' | 'warn' | 'error'>;
 }
 
 /** Users allowed to use the kubelet API. */

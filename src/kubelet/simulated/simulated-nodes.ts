@@ -16,6 +16,7 @@ import { runWorkers, WorkQueue } from '../../client/workqueue.js';
 import { durationToMillis, parseDuration } from '../../machinery/duration.js';
 import { versionInfo } from '../../apiserver/version.js';
 import { renewNodeLease } from '../node/lease.js';
+import type { Logger } from '../../machinery/logger.js';
 
 export const EXIT_AFTER = 'sim.k8ts.io/exit-after';
 export const EXIT_CODE = 'sim.k8ts.io/exit-code';
@@ -40,7 +41,7 @@ export interface SimulatedNodesOptions {
   /** Delay between binding and reporting Running (default 0). */
   startDelayMs?: number;
   workers?: number;
-  log?: { warn(o: unknown, msg?: string): void; debug(o: unknown, msg?: string): void };
+  log?: Pick<Logger, 'warn' | 'debug'>;
 }
 
 const nowRFC = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');

@@ -17,6 +17,7 @@ import { CpuRateTracker } from './cpu-rates.js';
 import { bootTime, cgroupUsage, diskUsage, fsInfo, netDev, nodeCpuUsageNs, nodeMemory, processCounts, processUsage, rfc3339, type CgroupUsage } from './host.js';
 import type { ContainerStats, CPUStats, FsStats, InterfaceStats, MemoryStats, NetworkStats, PodStats, Summary, VolumeStats } from './types.js';
 import { SYSTEM_CONTAINER_KUBELET, SYSTEM_CONTAINER_PODS, SYSTEM_CONTAINER_RUNTIME } from './types.js';
+import type { Logger } from '../../machinery/logger.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -354,7 +355,7 @@ export interface StatsProviderOptions extends Omit<SummaryOptions, 'pods' | 'san
   /** Pod UID → sandbox, now. */
   sandboxes(): Map<string, SandboxRef>;
   intervalMs?: number;
-  log?: { warn(o: unknown, msg?: string): void };
+  log?: Pick<Logger, 'warn'>;
 }
 
 /**

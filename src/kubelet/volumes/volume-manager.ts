@@ -30,6 +30,7 @@ import { checkHostPathType } from './host-path.js';
 import { isMountPoint, mountsUnder, mountTmpfs, unmount } from './mounts.js';
 import { DEFAULT_MODE, downwardAPIPayload, objectPayload } from './payloads.js';
 import { ServiceAccountTokens } from './service-account-token.js';
+import { type Logger } from '../../machinery/logger.js';
 
 export interface PodVolume {
   /** Where the volume is on this node: the source of the containers' bind mounts. */
@@ -54,11 +55,7 @@ export class VolumeError extends Error {
   }
 }
 
-export interface VolumeLogger {
-  info(o: unknown, msg?: string): void;
-  warn(o: unknown, msg?: string): void;
-  debug(o: unknown, msg?: string): void;
-}
+export type VolumeLogger = Pick<Logger, 'info' | 'warn' | 'debug'>;
 
 export interface VolumeManagerOptions {
   paths: KubeletPaths;

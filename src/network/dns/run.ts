@@ -5,7 +5,8 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { Client } from '../../client/client.js';
 import { clusterDNSIP, ensureKubeDNSService } from './kube-dns-service.js';
-import { ClusterDNS, type DNSLogger } from './server.js';
+import type { Logger } from '../../machinery/logger.js';
+import { ClusterDNS } from './server.js';
 import type { PodsMode } from './records.js';
 
 /** How often the kube-dns objects are checked and repaired (someone may delete them). */
@@ -45,7 +46,7 @@ export interface ClusterDNSComponentOptions {
   nodeName?: string;
   /** Serve /metrics and /health on nodeIP at this port (CoreDNS: 9153) and publish it as `metrics`. */
   metricsPort?: number;
-  log?: DNSLogger;
+  log?: Logger;
 }
 
 export interface ClusterDNSComponent {

@@ -12,13 +12,7 @@ import { Forwarder } from './forwarder.js';
 import { startMetricsServer, type MetricsServer } from './metrics.js';
 import { informerRecordSource, type ClusterDNSInformers } from './informer-source.js';
 import { ClusterResolver, type PodsMode, type RecordSource } from './records.js';
-
-export interface DNSLogger {
-  info(o: unknown, msg?: string): void;
-  warn(o: unknown, msg?: string): void;
-  error(o: unknown, msg?: string): void;
-  debug(o: unknown, msg?: string): void;
-}
+import { type Logger } from '../../machinery/logger.js';
 
 export interface ListenAddress {
   host: string;
@@ -44,7 +38,7 @@ export interface ClusterDNSOptions {
   upstreamTimeoutMs?: number;
   /** Where to serve Prometheus metrics (/metrics) and /health, as CoreDNS does on :9153. */
   metrics?: ListenAddress;
-  log?: DNSLogger;
+  log?: Logger;
 }
 
 const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 } as const;
@@ -62,7 +56,7 @@ const MAX_TCP_CONNECTIONS = 512;
 const MAX_TCP_BACKLOG_BYTES = 1 << 20;
 const SYNC_WAIT_MS = 5000;
 
-const noopLog: DNSLogger = { info() {}, warn() {}, error() {}, debug() {} };
+const noopLog: Logger = { info() {}, warn() {}, error() {}, debug() {} };
 
 export interface ClusterDNSStats {
   queries: number;
@@ -79,7 +73,7 @@ export class ClusterDNS {
   readonly forwarder: Forwarder;
   readonly stats: ClusterDNSStats = { queries: 0, udpQueries: 0, tcpQueries: 0, clusterAnswers: 0, forwarded: 0, formErrors: 0, servFails: 0 };
   private readonly informers?: ClusterDNSInformers;
-  private readonly log: DNSLogger;
+  private readonly log: Logger;
   private readonly abort = new AbortController();
   private readonly udp: Socket[] = [];
   private readonly tcp: Server[] = [];

@@ -17,6 +17,7 @@ import { IngressMetrics } from './metrics.js';
 import { IngressProxy, rawErrorResponse } from './proxy.js';
 import { buildRouteTable, matchRoute, type RouteTable } from './routing.js';
 import { CertificateStore, selfSignedCertificate } from './tls.js';
+import { type Logger } from '../../machinery/logger.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -27,11 +28,7 @@ export const DEFAULT_CLASS_ANNOTATION = 'ingressclass.kubernetes.io/is-default-c
 /** The pre-IngressClass way to pick a controller, still honoured. */
 const LEGACY_CLASS_ANNOTATION = 'kubernetes.io/ingress.class';
 
-export interface IngressLogger {
-  info(o: unknown, msg?: string): void;
-  warn(o: unknown, msg?: string): void;
-  error(o: unknown, msg?: string): void;
-}
+export type IngressLogger = Pick<Logger, 'info' | 'warn' | 'error'>;
 
 export interface IngressControllerOptions {
   client: Client;

@@ -11,15 +11,9 @@ import { R, type GVR } from '../../client/resources.js';
 import { isGone } from '../../client/transport.js';
 import { iptablesRunner, type IptablesRunner } from './iptables-runner.js';
 import { buildCleanupRules, buildPolicyRules, parseExistingRules } from './policy-rules.js';
+import { type Logger } from '../../machinery/logger.js';
 
 export const NETWORK_POLICIES: GVR = { group: 'networking.k8s.io', version: 'v1', plural: 'networkpolicies', kind: 'NetworkPolicy', namespaced: true };
-
-export interface PolicyLogger {
-  info(o: unknown, m?: string): void;
-  warn(o: unknown, m?: string): void;
-  error(o: unknown, m?: string): void;
-  debug(o: unknown, m?: string): void;
-}
 
 export interface NetworkPolicyControllerOptions {
   client: Client;
@@ -27,7 +21,7 @@ export interface NetworkPolicyControllerOptions {
   /** Default: iptables of the host, or of `netns` when given. */
   iptables?: IptablesRunner;
   netns?: string;
-  log: PolicyLogger;
+  log: Logger;
   /** Rules are re-applied this often even without changes, repairing outside edits. Default 60 s. */
   resyncMs?: number;
   /** Changes arriving within this window share one sync. Default 100 ms. */

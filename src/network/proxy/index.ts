@@ -1,5 +1,5 @@
 // The service proxy (kube-proxy's iptables mode) and the built-in LoadBalancer (ServiceLB).
-export { ServiceProxy, type ServiceProxyOptions, type SyncStats, type ProxyLogger } from './proxier.js';
+export { ServiceProxy, type ServiceProxyOptions, type SyncStats } from './proxier.js';
 export { ServiceLBController, loadBalancerIngress } from './service-lb.js';
 export { iptablesRunner, type IptablesRunner } from './iptables.js';
 export { buildRules, buildRuleSet, renderRestore, buildCleanupRules, type ProxyRuleState } from './rules.js';

@@ -14,13 +14,7 @@ import { R } from '../../client/resources.js';
 import { iptablesRunner, type IptablesRunner } from './iptables.js';
 import { buildCleanupRules, buildRuleSet, CANARY_CHAIN, parseSave, renderRestore } from './rules.js';
 import type { ServicePortInfo } from './service-ports.js';
-
-export interface ProxyLogger {
-  info(o: unknown, m?: string): void;
-  warn(o: unknown, m?: string): void;
-  error(o: unknown, m?: string): void;
-  debug(o: unknown, m?: string): void;
-}
+import { type Logger } from '../../machinery/logger.js';
 
 export interface ServiceProxyOptions {
   client: Client;
@@ -40,7 +34,7 @@ export interface ServiceProxyOptions {
   minSyncPeriodMs?: number;
   /** NodePorts on 127.0.0.1 (sets net.ipv4.conf.all.route_localnet=1), default true. */
   localhostNodePorts?: boolean;
-  log: ProxyLogger;
+  log: Logger;
 }
 
 export interface SyncStats {

@@ -9,7 +9,7 @@ import type { KubeObject } from '../../api/meta/v1.js';
 import type { Client } from '../../client/client.js';
 import { SharedInformer, type EventHandlers } from '../../client/informer.js';
 import { R } from '../../client/resources.js';
-import type { ProxyLogger } from './proxier.js';
+import type { Logger } from '../../machinery/logger.js';
 
 interface Ingress {
   ip: string;
@@ -47,7 +47,7 @@ export class ServiceLBController {
   private dirty = true;
   private wake?: () => void;
 
-  constructor(private readonly o: { client: Client; log: ProxyLogger; resyncMs?: number }) {
+  constructor(private readonly o: { client: Client; log: Logger; resyncMs?: number }) {
     const onError = (resource: string) => (err: unknown) => o.log.warn({ err: String(err), resource }, 'service load balancer cannot list/watch, retrying');
     this.services = new SharedInformer(o.client, R.services, { onError: onError('services') });
     this.nodes = new SharedInformer(o.client, R.nodes, { onError: onError('nodes') });

@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import type { KubeObject } from '../../api/meta/v1.js';
 import type { Client } from '../../client/client.js';
 import { NodeSync } from './node-sync.js';
+import type { Logger } from '../../machinery/logger.js';
 
 const execFileP = promisify(execFile);
 
@@ -17,7 +18,7 @@ export const ROUTE_PROTO = '149';
 export interface HostGwOptions {
   client: Client;
   nodeName: string;
-  log: { info(o: unknown, m?: string): void; warn(o: unknown, m?: string): void };
+  log: Pick<Logger, 'info' | 'warn'>;
   /** Run `ip` inside this network namespace (tests); default the agent's own. */
   netns?: string;
 }

@@ -5,6 +5,7 @@ import type { KubeObject } from '../../api/meta/v1.js';
 import type { Client } from '../../client/client.js';
 import { SharedInformer } from '../../client/informer.js';
 import { R } from '../../client/resources.js';
+import type { Logger } from '../../machinery/logger.js';
 
 export class NodeSync {
   private readonly nodes: SharedInformer;
@@ -15,7 +16,7 @@ export class NodeSync {
   constructor(
     client: Client,
     private readonly apply: (nodes: KubeObject[]) => Promise<void>,
-    log: { warn(o: unknown, m?: string): void },
+    log: Pick<Logger, 'warn'>,
   ) {
     this.nodes = new SharedInformer(client, R.nodes, { onError: (err) => log.warn({ err: String(err) }, 'node watch ended; resuming') });
     const poke = () => this.schedule();

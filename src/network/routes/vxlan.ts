@@ -12,6 +12,7 @@ import type { Client } from '../../client/client.js';
 import { R } from '../../client/resources.js';
 import { NodeSync } from './node-sync.js';
 import { ROUTE_PROTO } from './host-gw.js';
+import type { Logger } from '../../machinery/logger.js';
 
 const execFileP = promisify(execFile);
 
@@ -25,7 +26,7 @@ export interface VxlanOptions {
   nodeName: string;
   nodeIP: string;
   podCIDR: string;
-  log: { info(o: unknown, m?: string): void; warn(o: unknown, m?: string): void };
+  log: Pick<Logger, 'info' | 'warn'>;
 }
 
 /** The network address of a CIDR: the VTEP address of that node. */
