@@ -25,6 +25,7 @@ import { loadKubeconfig } from '../client/config.js';
 import { R } from '../client/resources.js';
 import { HttpTransport } from '../client/transport.js';
 import { clusterDNSIP } from '../network/dns/kube-dns-service.js';
+import { nodeInternalIP } from '../network/routes/node-sync.js';
 
 const execFileP = promisify(execFile);
 const K8TS_BIN = new URL('../../bin/k8ts', import.meta.url).pathname;
@@ -255,12 +256,9 @@ export async function runUp(argv: string[]): Promise<void> {
     const deadline = Date.now() + Number(values.timeout ?? '180') * 1000;
     for (;;) {
       const list = await client.resource(R.nodes).list().catch(() => ({ items: [] as any[] }));
-      const ready = list.items.filter((n: any) => nodeNames.includes(n.metadata.name) && n.spec?.podCIDR && n.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True'));
+      const ready = list.items.filter((n: any) => nodeNames.includes(n.metadata.name) && n.spec?.podCIDR && nodeInternalIP(n) && n.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True'));
       if (ready.length === nodes) {
-        for (const n of ready) {
-          const ip = n.status.addresses.find((a: any) => a.type === 'InternalIP').address;
-          await sh(['ip', 'route', 'replace', n.spec.podCIDR, 'via', ip], routerNs);
-        }
+        for (const n of ready) await sh(['ip', 'route', 'replace', n.spec.podCIDR, 'via', nodeInternalIP(n)!], routerNs);
         break;
       }
       if (Date.now() > deadline) throw new Error(`only ${ready.length} of ${nodes} nodes Ready in time; logs in ${dir}`);

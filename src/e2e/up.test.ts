@@ -15,6 +15,8 @@ import { K8TS_BIN, KUBECTL } from '../testing/k8ts-server.js';
 
 const skip = canRunPods();
 const BUSYBOX = 'docker.io/k8ts/busybox:1.35';
+/** A pod's command: serve its own name at /index.html on :8080 (busybox httpd). */
+const SERVE_NAME = 'echo $HOSTNAME > /index.html; exec httpd -f -p 8080 -h /';
 
 /** What on the host belongs to the cluster: its namespaces, links, routes, iptables lines, mounts. */
 function hostState(name: string, dir: string, index: number): string[] {
@@ -50,6 +52,15 @@ describe('k8ts up: a multi-node cluster in network namespaces', { skip, concurre
     const describe = kubectl(['describe', 'pods', '-n', ns, ...pods]).stdout;
     assert.fail(`pods ${pods.join(', ')} not Ready (exit ${r.status}, ${r.signal ?? ''}): ${r.stderr}\n${pods_}\n${describe.slice(-6000)}`);
   };
+  /** 3 busybox httpd pods answering their own name on :8080 with a readiness probe, exposed as a NodePort (returned). */
+  const nodePortDeployment = (app: string, podSpec: object, container: object = {}) => {
+    const web = { name: 'web', image: BUSYBOX, command: ['sh', '-c', SERVE_NAME], readinessProbe: { httpGet: { path: '/index.html', port: 8080 }, periodSeconds: 1 }, ...container };
+    const template = { metadata: { labels: { app } }, spec: { ...podSpec, containers: [web] } };
+    k(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: app }, spec: { replicas: 3, selector: { matchLabels: { app } }, template } }));
+    k(['rollout', 'status', `deployment/${app}`, '--timeout=120s']);
+    k(['expose', 'deployment', app, '--type', 'NodePort', '--port', '80', '--target-port', '8080']);
+    return Number(k(['get', 'svc', app, '-o', 'jsonpath={.spec.ports[0].nodePort}']));
+  };
   before(() => {
     before_ = hostState(name, dir, index);
     const r = spawnSync(process.execPath, [K8TS_BIN, 'up', '--nodes', '3', '--isolated', '--name', name, '--subnet-index', String(index), '--dir', dir, '--timeout', '120', '--', '--node-monitor-grace-period', '10s'], {
@@ -79,7 +90,7 @@ describe('k8ts up: a multi-node cluster in network namespaces', { skip, concurre
   });
 
   it('bootcamp flow: a NodePort on every node reaches all replicas; scale to 6 spreads the load to the new pods', () => {
-    k(['create', 'deployment', 'web', `--image=${BUSYBOX}`, '--replicas=3', '--', 'sh', '-c', 'echo $HOSTNAME > /index.html; exec httpd -f -p 8080 -h /']);
+    k(['create', 'deployment', 'web', `--image=${BUSYBOX}`, '--replicas=3', '--', 'sh', '-c', SERVE_NAME]);
     k(['rollout', 'status', 'deployment/web', '--timeout=90s']);
     k(['expose', 'deployment', 'web', '--name', 'web-np', '--type', 'NodePort', '--port', '80', '--target-port', '8080']);
     const nodePort = Number(k(['get', 'svc', 'web-np', '-o', 'jsonpath={.spec.ports[0].nodePort}']));
@@ -253,31 +264,7 @@ describe('k8ts up: a multi-node cluster in network namespaces', { skip, concurre
   });
 
   it('a rolling update and its undo under a bounded request loop lose no request (readiness probe, preStop sleep)', async () => {
-    k(['apply', '-f', '-'], JSON.stringify({
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name: 'roll' },
-      spec: {
-        replicas: 3,
-        selector: { matchLabels: { app: 'roll' } },
-        template: {
-          metadata: { labels: { app: 'roll' } },
-          spec: {
-            terminationGracePeriodSeconds: 10,
-            containers: [{
-              name: 'web',
-              image: BUSYBOX,
-              command: ['sh', '-c', 'echo $HOSTNAME > /index.html; exec httpd -f -p 8080 -h /'],
-              readinessProbe: { httpGet: { path: '/index.html', port: 8080 }, periodSeconds: 1 },
-              lifecycle: { preStop: { exec: { command: ['sleep', '3'] } } },
-            }],
-          },
-        },
-      },
-    }));
-    k(['rollout', 'status', 'deployment/roll', '--timeout=120s']);
-    k(['expose', 'deployment', 'roll', '--type', 'NodePort', '--port', '80', '--target-port', '8080']);
-    const port = Number(k(['get', 'svc', 'roll', '-o', 'jsonpath={.spec.ports[0].nodePort}']));
+    const port = nodePortDeployment('roll', { terminationGracePeriodSeconds: 10 }, { lifecycle: { preStop: { exec: { command: ['sleep', '3'] } } } });
     const { request } = await import('node:http');
     const once = (n: number) =>
       new Promise<boolean>((resolve) => {
@@ -326,7 +313,7 @@ describe('k8ts up: a multi-node cluster in network namespaces', { skip, concurre
       apiVersion: 'apps/v1',
       kind: 'StatefulSet',
       metadata: { name: 'db' },
-      spec: { serviceName: 'db', replicas: 2, selector: { matchLabels: { app: 'db' } }, template: { metadata: { labels: { app: 'db' } }, spec: { containers: [{ name: 'c', image: BUSYBOX, command: ['sh', '-c', 'echo $HOSTNAME > /index.html; exec httpd -f -p 8080 -h /'] }] } } },
+      spec: { serviceName: 'db', replicas: 2, selector: { matchLabels: { app: 'db' } }, template: { metadata: { labels: { app: 'db' } }, spec: { containers: [{ name: 'c', image: BUSYBOX, command: ['sh', '-c', SERVE_NAME] }] } } },
     }));
     k(['rollout', 'status', 'statefulset/db', '--timeout=120s']);
     const client = JSON.parse(k(['get', 'pods', '-l', 'app=web', '-o', 'json'])).items[0].metadata.name;
@@ -360,25 +347,9 @@ describe('k8ts up: a multi-node cluster in network namespaces', { skip, concurre
   });
 
   it('a killed node (its agent and containerd) goes NotReady, its pods move, and the Service keeps answering', async () => {
-    k(['apply', '-f', '-'], JSON.stringify({
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name: 'ha' },
-      spec: {
-        replicas: 3,
-        selector: { matchLabels: { app: 'ha' } },
-        template: {
-          metadata: { labels: { app: 'ha' } },
-          spec: {
-            tolerations: [{ key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 2 }, { key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 2 }],
-            containers: [{ name: 'web', image: BUSYBOX, command: ['sh', '-c', 'echo $HOSTNAME > /index.html; exec httpd -f -p 8080 -h /'], readinessProbe: { httpGet: { path: '/index.html', port: 8080 }, periodSeconds: 1 } }],
-          },
-        },
-      },
-    }));
-    k(['rollout', 'status', 'deployment/ha', '--timeout=120s']);
-    k(['expose', 'deployment', 'ha', '--type', 'NodePort', '--port', '80', '--target-port', '8080']);
-    const port = Number(k(['get', 'svc', 'ha', '-o', 'jsonpath={.spec.ports[0].nodePort}']));
+    const port = nodePortDeployment('ha', {
+      tolerations: [{ key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 2 }, { key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 2 }],
+    });
     // The victim: a node that runs one of the pods.
     const victim = JSON.parse(k(['get', 'pods', '-l', 'app=ha', '-o', 'json'])).items[0].spec.nodeName as string;
     const n = Number(victim.slice(victim.lastIndexOf('-') + 1));
@@ -503,7 +474,7 @@ describe('k8ts up --backend vxlan: pods on different nodes talk through a VXLAN 
   });
 
   it('routes each node\'s pods over the k8ts.vxlan device, and pods reach each other across nodes', () => {
-    k(['create', 'deployment', 'w', `--image=${BUSYBOX}`, '--replicas=4', '--', 'sh', '-c', 'echo $HOSTNAME > /index.html; exec httpd -f -p 8080 -h /']);
+    k(['create', 'deployment', 'w', `--image=${BUSYBOX}`, '--replicas=4', '--', 'sh', '-c', SERVE_NAME]);
     k(['rollout', 'status', 'deployment/w', '--timeout=90s']);
     const pods = JSON.parse(k(['get', 'pods', '-o', 'json'])).items;
     const a = pods.find((p: any) => p.spec.nodeName === `${name}-node-1`);

@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { KubeObject } from '../../api/meta/v1.js';
 import type { Client } from '../../client/client.js';
-import { NodeSync } from './node-sync.js';
+import { NodeSync, nodeInternalIP } from './node-sync.js';
 import type { Logger } from '../../machinery/logger.js';
 
 const execFileP = promisify(execFile);
@@ -34,7 +34,7 @@ export function desiredRoutes(nodes: KubeObject[], self: string): PodRoute[] {
   for (const n of nodes) {
     if (n.metadata.name === self) continue;
     const cidr = n.spec?.podCIDR;
-    const via = (n.status?.addresses ?? []).find((a: { type: string }) => a.type === 'InternalIP')?.address;
+    const via = nodeInternalIP(n);
     if (cidr && via && !via.startsWith('127.')) out.push({ cidr, via });
   }
   return out.sort((a, b) => (a.cidr < b.cidr ? -1 : 1));

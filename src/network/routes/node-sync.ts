@@ -7,6 +7,11 @@ import { SharedInformer } from '../../client/informer.js';
 import { R } from '../../client/resources.js';
 import type { Logger } from '../../machinery/logger.js';
 
+/** A Node's InternalIP (where its pod range is routed), if it reports one. */
+export function nodeInternalIP(node: KubeObject): string | undefined {
+  return (node.status?.addresses ?? []).find((a: { type: string }) => a.type === 'InternalIP')?.address;
+}
+
 export class NodeSync {
   private readonly nodes: SharedInformer;
   private timer?: NodeJS.Timeout;

@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import type { KubeObject } from '../../api/meta/v1.js';
 import type { Client } from '../../client/client.js';
 import { R } from '../../client/resources.js';
-import { NodeSync } from './node-sync.js';
+import { NodeSync, nodeInternalIP } from './node-sync.js';
 import { ROUTE_PROTO } from './host-gw.js';
 import type { Logger } from '../../machinery/logger.js';
 
@@ -47,7 +47,7 @@ export function vxlanPeers(nodes: KubeObject[], self: string): VxlanPeer[] {
     if (n.metadata.name === self) continue;
     const cidr = n.spec?.podCIDR;
     const mac = n.metadata.annotations?.[VTEP_MAC_ANNOTATION];
-    const nodeIP = (n.status?.addresses ?? []).find((a: { type: string }) => a.type === 'InternalIP')?.address;
+    const nodeIP = nodeInternalIP(n);
     if (cidr && mac && nodeIP) out.push({ cidr, vtep: vtepAddress(cidr), mac, nodeIP });
   }
   return out;
