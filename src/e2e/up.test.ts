@@ -90,8 +90,11 @@ describe('k8ts up: a multi-node cluster in network namespaces', { skip, concurre
   });
 
   it('bootcamp flow: a NodePort on every node reaches all replicas; scale to 6 spreads the load to the new pods', () => {
-    k(['create', 'deployment', 'web', `--image=${BUSYBOX}`, '--replicas=3', '--', 'sh', '-c', SERVE_NAME]);
+    k(['create', 'deployment', 'web', `--image=${BUSYBOX}`, '--replicas=3', '--port=8080', '--', 'sh', '-c', SERVE_NAME]);
     k(['rollout', 'status', 'deployment/web', '--timeout=90s']);
+    // The seeds' `kubectl proxy` step: pods/{name}/proxy with no port goes to the pod's declared containerPort.
+    const first = JSON.parse(k(['get', 'pods', '-l', 'app=web', '-o', 'json'])).items[0].metadata.name;
+    assert.equal(k(['get', '--raw', `/api/v1/namespaces/default/pods/${first}/proxy/index.html`]), `${first}\n`);
     k(['expose', 'deployment', 'web', '--name', 'web-np', '--type', 'NodePort', '--port', '80', '--target-port', '8080']);
     const nodePort = Number(k(['get', 'svc', 'web-np', '-o', 'jsonpath={.spec.ports[0].nodePort}']));
     const podNames = () => new Set<string>(JSON.parse(k(['get', 'pods', '-l', 'app=web', '-o', 'json'])).items.map((p: any) => p.metadata.name));

@@ -24,24 +24,27 @@ export function splitSchemeNamePort(id: string): { scheme: string; name: string;
   return undefined;
 }
 
-/** Where a pods/proxy request goes: the pod IP and the given port (80 when none). */
+/**
+ * Where a pods/proxy request goes: the pod IP and the given port; with none, the first port
+ * the pod's containers declare (as upstream), else the scheme's default.
+ */
 export function podProxyTarget(pod: KubeObject, scheme: string, port: string): ProxyTarget {
   const name = pod.metadata?.name ?? '';
   const ip = (pod.status as { podIP?: string } | undefined)?.podIP;
   if (!ip) throw StatusError.serviceUnavailable(`pod ${name} has no IP address yet`);
-  let p = 80;
+  const https = scheme === 'https';
+  const declared = ((pod.spec as { containers?: { ports?: { name?: string; containerPort: number }[] }[] } | undefined)?.containers ?? []).flatMap((c) => c.ports ?? []);
+  let p = declared[0]?.containerPort ?? (https ? 443 : 80);
   if (port) {
     p = Number(port);
     if (!/^\d+$/.test(port) || p < 1 || p > 65535) {
       // A named port of one of the pod's containers.
-      const named = ((pod.spec as { containers?: { ports?: { name?: string; containerPort: number }[] }[] } | undefined)?.containers ?? [])
-        .flatMap((c) => c.ports ?? [])
-        .find((x) => x.name === port);
+      const named = declared.find((x) => x.name === port);
       if (!named) throw StatusError.badRequest(`pod ${name} has no port named ${port}`);
       p = named.containerPort;
     }
   }
-  return { scheme: scheme === 'https' ? 'https' : 'http', host: ip, port: p };
+  return { scheme: https ? 'https' : 'http', host: ip, port: p };
 }
 
 /** Where a services/proxy request goes: a ready endpoint of the matching service port. */

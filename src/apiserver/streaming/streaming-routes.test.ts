@@ -60,7 +60,11 @@ test('proxy targets: scheme:name:port, named pod ports, service ports to ready e
   assert.deepEqual(splitSchemeNamePort('https:web:443'), { scheme: 'https', name: 'web', port: '443' });
   assert.equal(splitSchemeNamePort('a:b:c:d'), undefined);
   assert.deepEqual(podProxyTarget(pod(['a']) as never, '', 'http'), { scheme: 'http', host: '10.1.2.3', port: 8080 });
-  assert.deepEqual(podProxyTarget(pod(['a']) as never, 'https', ''), { scheme: 'https', host: '10.1.2.3', port: 80 });
+  // No port: the first port the containers declare, else the scheme's default.
+  assert.deepEqual(podProxyTarget(pod(['a']) as never, 'https', ''), { scheme: 'https', host: '10.1.2.3', port: 8080 });
+  const bare = { metadata: { name: 'bare' }, spec: { containers: [{ name: 'c' }] }, status: { podIP: '10.1.2.4' } };
+  assert.deepEqual(podProxyTarget(bare as never, '', ''), { scheme: 'http', host: '10.1.2.4', port: 80 });
+  assert.deepEqual(podProxyTarget(bare as never, 'https', ''), { scheme: 'https', host: '10.1.2.4', port: 443 });
   const svc = { metadata: { name: 'web' }, spec: { ports: [{ name: 'http', port: 80 }, { name: 'admin', port: 9000 }] } };
   const eps = { subsets: [{ addresses: [{ ip: '10.1.2.3' }], ports: [{ name: 'http', port: 8080 }, { name: 'admin', port: 9090 }] }] };
   assert.deepEqual(serviceProxyTarget(svc as never, eps as never, '', 'http'), { scheme: 'http', host: '10.1.2.3', port: 8080 });
