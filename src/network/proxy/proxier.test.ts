@@ -142,6 +142,30 @@ describe('ServiceProxy in a network namespace', { skip }, () => {
     assert.equal(await eventually(async () => await connect('a', clusterIP(svc), 80), 'a → its own Service'), 'a');
   });
 
+  test('endpoints on the node\'s own addresses (the API server of a one-node k8ts server) leave its other local traffic alone', async () => {
+    // A local listener on 127.0.0.1 and the node address, as the API server and kubelet are.
+    const local = spawn('ip', ['netns', 'exec', topo.node, process.execPath, '-e', `require('node:net').createServer((s)=>s.end('local\\n')).listen(7443,'0.0.0.0',()=>console.log('ready'))`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    servers.push(local);
+    await new Promise((r) => local.stdout!.once('data', r));
+    assert.equal(await connect('node', '127.0.0.1', 7443), 'local');
+    await client.resource(R.services).create('default', { metadata: { name: 'api' }, spec: { ports: [{ name: 'https', port: 443, targetPort: 7443, protocol: 'TCP' }] } });
+    await client.resource(R.endpointslices).create('default', {
+      metadata: { name: 'api', labels: { 'kubernetes.io/service-name': 'api' } },
+      addressType: 'IPv4',
+      ports: [{ name: 'https', port: 7443, protocol: 'TCP' }],
+      endpoints: [{ addresses: ['127.0.0.1'], conditions: { ready: true } }, { addresses: [NODE_IP], conditions: { ready: true } }],
+    } as Partial<KubeObject> & { metadata: KubeObject['metadata'] });
+    await eventually(async () => (await iptables.save('nat')).includes('default/api:https'), 'api rules');
+    // Plain connections on the node, not through any Service, still work (none is masqueraded).
+    for (let i = 0; i < 3; i++) {
+      assert.equal(await connect('node', '127.0.0.1', 7443), 'local', '127.0.0.1 → 127.0.0.1');
+      assert.equal(await connect('node', NODE_IP, 7443), 'local', 'node address → itself');
+    }
+    const nat = await iptables.save('nat');
+    assert.doesNotMatch(nat, /-s 127\.0\.0\.1\/32 -d 127\.0\.0\.1\/32/, 'no hairpin rule for a loopback endpoint');
+    await client.resource(R.services).delete('default', 'api');
+  });
+
   test('NodePort on the node address and on 127.0.0.1, and the LoadBalancer IP', async () => {
     const svc = await service('np', { type: 'LoadBalancer' });
     await slice('np', ['b']);

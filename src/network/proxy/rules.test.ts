@@ -51,8 +51,8 @@ describe('buildRules', () => {
     // Hairpin only for this node's pods, before the mark check, once per pod IP.
     const post = nat.filter((l) => l.startsWith('-A KUBE-POSTROUTING'));
     assert.deepEqual(post.slice(0, 3), [
-      '-A KUBE-POSTROUTING -s 10.42.0.2/32 -d 10.42.0.2/32 -m comment --comment "hairpin traffic" -j MASQUERADE',
-      '-A KUBE-POSTROUTING -s 10.42.0.4/32 -d 10.42.0.4/32 -m comment --comment "hairpin traffic" -j MASQUERADE',
+      '-A KUBE-POSTROUTING -s 10.42.0.2/32 -d 10.42.0.2/32 -m conntrack --ctstate DNAT -m comment --comment "hairpin traffic" -j MASQUERADE',
+      '-A KUBE-POSTROUTING -s 10.42.0.4/32 -d 10.42.0.4/32 -m conntrack --ctstate DNAT -m comment --comment "hairpin traffic" -j MASQUERADE',
       '-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN',
     ]);
     assert.ok(nat.includes('-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -d 192.168.1.10/32 -j KUBE-NODEPORTS'));

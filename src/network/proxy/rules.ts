@@ -68,7 +68,8 @@ export function buildRuleSet(state: ProxyRuleState): RuleSet {
   // Only a pod of this node can reach itself through a Service (an endpoint without a nodeName
   // might be local too). At most one rule per local pod, not per (service, endpoint).
   const hairpin = new Set<string>();
-  for (const sp of ports) for (const e of sp.allEndpoints) if (e.nodeName === undefined || e.nodeName === state.nodeName) hairpin.add(e.ip);
+  // Never a loopback address (a one-node server's `kubernetes` endpoint may be 127.0.0.1): no pod has one.
+  for (const sp of ports) for (const e of sp.allEndpoints) if ((e.nodeName === undefined || e.nodeName === state.nodeName) && !e.ip.startsWith('127.')) hairpin.add(e.ip);
   rs.hairpinIPs = [...hairpin].sort();
 
   // Last in KUBE-SERVICES: anything else addressed to the node may be a NodePort.
@@ -281,8 +282,9 @@ export function renderRestore(rs: RuleSet, o: RenderOptions = {}): Rendered {
   for (const c of o.existing?.nat.chains ?? []) if (PER_SERVICE_CHAIN.test(c) && !rs.chains.has(c)) stale.add(c);
   const nat: string[] = ['*nat', ...BASE_CHAINS.nat.map((c) => `:${c} - [0:0]`), ...declare, ...[...stale].map((c) => `:${c} - [0:0]`), ...jumpLines('nat')];
   // Hairpin: a pod that reached itself through a Service must see the node as the source, or its
-  // reply would never be un-DNATed.
-  for (const ip of rs.hairpinIPs) nat.push(`-A KUBE-POSTROUTING -s ${ip}/32 -d ${ip}/32 -m comment --comment "hairpin traffic" -j MASQUERADE`);
+  // reply would never be un-DNATed. Only DNATed connections: the node's or a pod's traffic to
+  // its own address that went through no Service stays as it is.
+  for (const ip of rs.hairpinIPs) nat.push(`-A KUBE-POSTROUTING -s ${ip}/32 -d ${ip}/32 -m conntrack --ctstate DNAT -m comment --comment "hairpin traffic" -j MASQUERADE`);
   nat.push(
     `-A KUBE-POSTROUTING -m mark ! --mark ${MASQ_MARK}/${MASQ_MARK} -j RETURN`,
     `-A KUBE-POSTROUTING -j MARK --xor-mark ${MASQ_MARK}`,
