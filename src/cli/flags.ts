@@ -13,7 +13,8 @@ export interface ServerFlags {
   dataDir: string;
   securePort: number;
   bindAddress: string;
-  advertiseAddress: string;
+  /** Unset: the bind address when it is a specific one, else this machine's (server.ts decides). */
+  advertiseAddress?: string;
   datastoreEndpoint?: string;
   tokenAuthFile?: string;
   serviceClusterIPRange: string;
@@ -44,7 +45,8 @@ Flags:
   --data-dir DIR                 Folder for the datastore, certificates and kubeconfig (default ${defaultDataDir()})
   --secure-port PORT             HTTPS port of the API server (default 6443)
   --bind-address IP              Address to listen on (default 0.0.0.0)
-  --advertise-address IP         Address published in the kubernetes Endpoints (default 127.0.0.1)
+  --advertise-address IP         Address published in the kubernetes Endpoints (default: the bind
+                                 address, or the node's address when binding to 0.0.0.0)
   --datastore-endpoint URL       etcd://host:2379[,etcd://host2:2379] to use etcd instead of the embedded SQLite
   --token-auth-file FILE         Static bearer tokens (CSV: token,user,uid,"group1,group2")
   --service-cluster-ip-range CIDR  Service IP range (default 10.43.0.0/16)
@@ -107,7 +109,7 @@ export function parseServerFlags(argv: string[]): ServerFlags | 'help' {
     dataDir,
     securePort: port,
     bindAddress: values['bind-address'] ?? '0.0.0.0',
-    advertiseAddress: values['advertise-address'] ?? '127.0.0.1',
+    advertiseAddress: values['advertise-address'],
     datastoreEndpoint: values['datastore-endpoint'],
     tokenAuthFile: values['token-auth-file'],
     serviceClusterIPRange: values['service-cluster-ip-range'] ?? '10.43.0.0/16',

@@ -13,13 +13,14 @@ import { ensurePKI, issueCert, tlsServerOptions } from '../apiserver/pki/pki.js'
 import { saveCredentials } from '../kubelet/node/join.js';
 import { defaultNodeIP } from '../kubelet/node/node-status.js';
 import { startNodeAgent, type NodeAgent } from '../kubelet/node-agent.js';
-import { IngressController } from '../network/ingress/index.js';
+import { DEFAULT_PUBLISHED_SERVICE, IngressController } from '../network/ingress/index.js';
 import { startClusterDNS } from '../network/dns/run.js';
 import { ServiceLBController } from '../network/proxy/index.js';
 import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '../client/client.js';
+import { EventRecorder } from '../client/events.js';
 import { HttpTransport } from '../client/transport.js';
 import { enabledControllers } from '../controllers/all.js';
 import { defaultControllerSettings } from '../controllers/context.js';
@@ -39,7 +40,10 @@ export async function runServer(argv: string[]): Promise<void> {
   const started = Date.now();
   mkdirSync(flags.dataDir, { recursive: true, mode: 0o700 });
   const serviceIP = firstServiceIP(flags.serviceClusterIPRange);
-  const pki = await ensurePKI({ dataDir: flags.dataDir, extraSANs: [serviceIP, flags.advertiseAddress, ...flags.tlsSAN] });
+  // As upstream's --advertise-address: the bind address unless it is 0.0.0.0, then the machine's
+  // (the embedded node's) address, so that pods reach the API through the kubernetes Service.
+  const advertiseAddress = flags.advertiseAddress ?? (flags.bindAddress !== '0.0.0.0' ? flags.bindAddress : (flags.agent?.nodeIP ?? defaultNodeIP()));
+  const pki = await ensurePKI({ dataDir: flags.dataDir, extraSANs: [serviceIP, advertiseAddress, ...flags.tlsSAN] });
   const store = await openStore({ dataDir: flags.dataDir, datastoreEndpoint: flags.datastoreEndpoint });
   // Unix socket paths are limited to 107 bytes.
   const socketPath = resolve(flags.dataDir, 'k8ts.sock');
@@ -61,7 +65,7 @@ export async function runServer(argv: string[]): Promise<void> {
     extraRoutes: joinRoutes(pki, joinToken),
   });
   await server.start();
-  await bootstrapObjects(server, { kubernetesServiceIP: serviceIP, endpointIP: flags.advertiseAddress, securePort: server.port });
+  await bootstrapObjects(server, { kubernetesServiceIP: serviceIP, endpointIP: advertiseAddress, securePort: server.port });
   const lifecycle = new AbortController();
   // Every informer, controller and the node agent listen for the end of the process on this one signal.
   setMaxListeners(200, lifecycle.signal);
@@ -101,7 +105,7 @@ export async function runServer(argv: string[]): Promise<void> {
   log.info({ port: server.port, dataDir: flags.dataDir, kubeconfig, datastore: flags.datastoreEndpoint ?? 'sqlite', ms: Date.now() - started }, 'k8ts server ready');
 
   // This machine's address for pods: the embedded node's, else the advertised one.
-  const localNodeIP = flags.agent ? (flags.agent.nodeIP ?? defaultNodeIP()) : flags.advertiseAddress;
+  const localNodeIP = flags.agent ? (flags.agent.nodeIP ?? defaultNodeIP()) : advertiseAddress;
 
   // Cluster DNS (CoreDNS's kubernetes plugin, in-process), published as kube-system/kube-dns.
   let clusterDNS: Awaited<ReturnType<typeof startClusterDNS>> | undefined;
@@ -124,11 +128,13 @@ export async function runServer(argv: string[]): Promise<void> {
 
   // The built-in LoadBalancer (like k3s's ServiceLB): LoadBalancer Services get the nodes' addresses.
   if (controllers.length) {
-    const lb = new ServiceLBController({ client: new Client(new HttpTransport({ ...clientConfig, userAgent: 'k8ts-servicelb' }), 'k8ts-servicelb'), log: log.child({ component: 'servicelb' }) });
+    const lbClient = new Client(new HttpTransport({ ...clientConfig, userAgent: 'k8ts-servicelb' }), 'k8ts-servicelb');
+    const lb = new ServiceLBController({ client: lbClient, log: log.child({ component: 'servicelb' }), events: new EventRecorder(lbClient, 'service-lb-controller') });
     void lb.run(lifecycle.signal).catch((err) => log.warn({ err: String(err) }, 'service load balancer stopped'));
   }
 
-  // The built-in Ingress controller, on this machine's ports 80/443.
+  // The built-in Ingress controller, on this machine's ports 80/443 and, through its
+  // LoadBalancer Service kube-system/k8ts-ingress, on every node's.
   let ingress: IngressController | undefined;
   if (!flags.disable.includes('ingress')) {
     ingress = new IngressController({
@@ -137,6 +143,7 @@ export async function runServer(argv: string[]): Promise<void> {
       httpsPort: flags.ingressHttpsPort,
       bindAddress: flags.bindAddress,
       addresses: [localNodeIP],
+      publish: DEFAULT_PUBLISHED_SERVICE,
       log: log.child({ component: 'ingress' }),
     });
     ingress.start().catch((err) => log.error({ err: String(err) }, 'the ingress controller could not start (see --disable ingress, --ingress-http-port)'));

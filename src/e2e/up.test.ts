@@ -146,9 +146,9 @@ describe('k8ts up: a multi-node cluster in network namespaces', { skip, concurre
     k(['create', 'ingress', 'other', '--rule', 'other.example/*=other:80']);
     k(['rollout', 'status', 'deployment/other', '--timeout=90s']);
     const gateway = `172.31.${index}.1`;
-    const curl = (host: string, path: string) => {
+    const curl = (host: string, path: string, address = gateway) => {
       for (let i = 0; ; i++) {
-        const r = spawnSync('curl', ['-s', '-m', '5', '-o', '-', '-w', '\n%{http_code}', '--resolve', `${host}:80:${gateway}`, `http://${host}${path}`], { encoding: 'utf8' });
+        const r = spawnSync('curl', ['-s', '-m', '5', '-o', '-', '-w', '\n%{http_code}', '--resolve', `${host}:80:${address}`, `http://${host}${path}`], { encoding: 'utf8' });
         const lines = r.stdout.trim().split('\n');
         const code = lines.pop();
         // The controller picks up the new objects within moments.
@@ -167,8 +167,21 @@ describe('k8ts up: a multi-node cluster in network namespaces', { skip, concurre
     assert.ok(seen.size >= 2, `requests spread over the replicas (${[...seen]})`);
     assert.deepEqual(curl('other.example', '/anything/../index.html'), { code: '200', body: 'other' });
     assert.equal(curl('nowhere.example', '/').code, '404');
-    const ing = JSON.parse(k(['get', 'ingress', 'web', '-o', 'json']));
-    assert.deepEqual(ing.status.loadBalancer.ingress, [{ ip: gateway }]);
+    // Every node's port 80 reaches the controller too, through its LoadBalancer Service
+    // kube-system/k8ts-ingress, and the Ingresses report the nodes' addresses.
+    const nodeIPs = [1, 2, 3].map((n) => `172.31.${index}.${10 + n}`);
+    for (const ip of nodeIPs) {
+      const r = curl('web.example', '/index.html', ip);
+      assert.equal(r.code, '200', `through node ${ip}`);
+      assert.ok(names.has(r.body), r.body);
+    }
+    assert.equal(k(['get', 'svc', '-n', 'kube-system', 'k8ts-ingress', '-o', 'jsonpath={.status.loadBalancer.ingress[*].ip}']), nodeIPs.join(' '));
+    let status = '';
+    for (let i = 0; i < 50 && status !== nodeIPs.join(' '); i++) {
+      if (i) execFileSync('sleep', ['0.2']);
+      status = k(['get', 'ingress', 'web', '-o', 'jsonpath={.status.loadBalancer.ingress[*].ip}']);
+    }
+    assert.equal(status, nodeIPs.join(' '));
   });
 
   it('cluster DNS answers pods: services, kubernetes.default, headless per-pod names, search paths', () => {
@@ -333,9 +346,9 @@ describe('k8ts up: a multi-node cluster in network namespaces', { skip, concurre
       k(['create', 'secret', 'tls', 'ab-tls', `--cert=${join(certDir, 'tls.crt')}`, `--key=${join(certDir, 'tls.key')}`]);
       k(['create', 'ingress', 'ab', '--rule', 'a.example/*=web:80,tls=ab-tls', '--rule', 'b.example/*=shop:80,tls=ab-tls']);
       const gw = `172.31.${index}.1`;
-      const curl = (host: string) => {
+      const curl = (host: string, address = gw) => {
         for (let i = 0; ; i++) {
-          const r = spawnSync('curl', ['-s', '-m', '5', '--cacert', join(certDir, 'tls.crt'), '--resolve', `${host}:443:${gw}`, `https://${host}/index.html`], { encoding: 'utf8' });
+          const r = spawnSync('curl', ['-s', '-m', '5', '--cacert', join(certDir, 'tls.crt'), '--resolve', `${host}:443:${address}`, `https://${host}/index.html`], { encoding: 'utf8' });
           if (r.status === 0 && r.stdout.trim()) return r.stdout.trim();
           assert.ok(i < 40, `https://${host}: curl exit ${r.status} ${r.stderr}`);
           execFileSync('sleep', ['0.25']);
@@ -344,6 +357,8 @@ describe('k8ts up: a multi-node cluster in network namespaces', { skip, concurre
       const webPods = new Set(JSON.parse(k(['get', 'pods', '-l', 'app=web', '-o', 'json'])).items.map((p: any) => p.metadata.name));
       assert.ok(webPods.has(curl('a.example')));
       assert.equal(curl('b.example'), 'canary');
+      // ...and through a node's port 443 (SNI survives the node's DNAT to the controller).
+      assert.equal(curl('b.example', `172.31.${index}.13`), 'canary');
     } finally {
       rmSync(certDir, { recursive: true, force: true });
     }

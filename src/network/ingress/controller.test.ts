@@ -14,6 +14,7 @@ import type { Client } from '../../client/client.js';
 import { R } from '../../client/resources.js';
 import { startTestApi, type TestApi } from '../../testing/api-harness.js';
 import { DEFAULT_CLASS_ANNOTATION, IngressController, INGRESS_CLASSES, INGRESSES } from './controller.js';
+import { DEFAULT_PUBLISHED_SERVICE } from './published-service.js';
 
 interface Reply {
   status: number;
@@ -105,7 +106,7 @@ describe('IngressController', () => {
     backendPort = (a.address() as AddressInfo).port;
     backends.push(a, await startBackend('b', '127.0.0.3', backendPort), await startBackend('c', '127.0.0.4', backendPort));
     const log = { info() {}, error: (_o: unknown, m?: string) => warnings.push(`error: ${m}`), warn: (_o: unknown, m?: string) => warnings.push(m ?? '') };
-    ctl = new IngressController({ client: api.client('k8ts-ingress'), httpPort: 0, httpsPort: 0, bindAddress: '127.0.0.1', log, addresses: ['192.0.2.10'], connectTimeoutMs: 1_000, readTimeoutMs: 5_000 });
+    ctl = new IngressController({ client: api.client('k8ts-ingress'), httpPort: 0, httpsPort: 0, bindAddress: '127.0.0.1', log, addresses: ['192.0.2.10'], publish: DEFAULT_PUBLISHED_SERVICE, connectTimeoutMs: 1_000, readTimeoutMs: 5_000 });
     await ctl.start();
     ({ http: port, https: tlsPort } = ctl.ports);
 
@@ -186,6 +187,29 @@ describe('IngressController', () => {
       return i.status?.loadBalancer?.ingress?.length && i;
     }, 'status');
     assert.deepEqual(ing.status.loadBalancer.ingress, [{ ip: '192.0.2.10' }]);
+  });
+
+  test('publishes itself as the LoadBalancer kube-system/k8ts-ingress; Ingresses report its addresses; its endpoints come back', async () => {
+    const svc = (await client.resource(R.services).get('kube-system', 'k8ts-ingress')) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+    assert.equal(svc.spec.type, 'LoadBalancer');
+    assert.equal(svc.spec.selector, undefined);
+    assert.deepEqual(svc.spec.ports.map((p: { name: string; port: number; targetPort: number }) => [p.name, p.port, p.targetPort]), [['http', 80, port], ['https', 443, tlsPort]]);
+    const sliceOf = async () => (await client.resource(R.endpointslices).get('kube-system', 'k8ts-ingress').catch(() => undefined)) as Record<string, any> | undefined; // eslint-disable-line @typescript-eslint/no-explicit-any
+    const slice = (await sliceOf())!;
+    assert.equal(slice.metadata.labels['kubernetes.io/service-name'], 'k8ts-ingress');
+    assert.deepEqual(slice.endpoints.map((e: { addresses: string[] }) => e.addresses), [['192.0.2.10']]);
+    assert.deepEqual(slice.ports, [{ name: 'http', port, protocol: 'TCP' }, { name: 'https', port: tlsPort, protocol: 'TCP' }]);
+    const eps = (await client.resource(R.endpoints).get('kube-system', 'k8ts-ingress')) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+    assert.deepEqual(eps.subsets[0].addresses, [{ ip: '192.0.2.10' }]);
+    // A load balancer (ServiceLB) gives the Service the nodes' addresses: the Ingresses follow.
+    const statusOf = async () => ((await client.resource(INGRESSES).get('default', 'paths')) as Record<string, any>).status?.loadBalancer?.ingress; // eslint-disable-line @typescript-eslint/no-explicit-any
+    await client.resource(R.services).patch('kube-system', 'k8ts-ingress', 'merge', { status: { loadBalancer: { ingress: [{ ip: '10.0.0.11' }, { ip: '10.0.0.12' }] } } }, { subresource: 'status' });
+    await until(async () => JSON.stringify(await statusOf()) === JSON.stringify([{ ip: '10.0.0.11' }, { ip: '10.0.0.12' }]), 'Ingress status from the published Service');
+    // A deleted EndpointSlice is written again.
+    await client.resource(R.endpointslices).delete('kube-system', 'k8ts-ingress');
+    await until(async () => (await sliceOf())?.endpoints?.[0]?.addresses?.[0] === '192.0.2.10', 'EndpointSlice restored');
+    await client.resource(R.services).patch('kube-system', 'k8ts-ingress', 'merge', { status: { loadBalancer: { ingress: null } } }, { subresource: 'status' });
+    await until(async () => JSON.stringify(await statusOf()) === JSON.stringify([{ ip: '192.0.2.10' }]), 'back to the own address');
   });
 
   test('wildcard hosts, Ingresses of other classes are ignored, then the default backend', async () => {

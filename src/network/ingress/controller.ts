@@ -1,6 +1,7 @@
 // k8ts's built-in Ingress controller: informers over Ingresses, IngressClasses, Services,
 // EndpointSlices and Secrets feed a routing table and a certificate store; an HTTP and an HTTPS
 // listener proxy to the endpoints; served Ingresses get the node's addresses in their status.
+// Published as a LoadBalancer Service (published-service.ts), it answers on every node's 80/443.
 
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -15,6 +16,7 @@ import { isAlreadyExists } from '../../client/transport.js';
 import { BackendPool, BY_SERVICE, sliceServiceKey } from './backends.js';
 import { IngressMetrics } from './metrics.js';
 import { IngressProxy, rawErrorResponse } from './proxy.js';
+import { ensurePublishedService, publishedObjects, type PublishedService } from './published-service.js';
 import { buildRouteTable, matchRoute, type RouteTable } from './routing.js';
 import { CertificateStore, selfSignedCertificate } from './tls.js';
 import { type Logger } from '../../machinery/logger.js';
@@ -40,6 +42,11 @@ export interface IngressControllerOptions {
   log?: IngressLogger;
   /** The node's addresses, written to status.loadBalancer.ingress (IPs as ip, names as hostname). */
   addresses?: string[];
+  /**
+   * Publish the controller as this LoadBalancer Service (endpoints: the first address), so that
+   * every node forwards its ports 80/443 here; Ingresses then report the Service's addresses.
+   */
+  publish?: PublishedService;
   /** Request header limit in bytes; larger requests get 431. */
   maxHeaderSize?: number;
   /** Endpoints tried per request when connections fail. */
@@ -61,7 +68,7 @@ export class IngressController {
   readonly className: string;
   private readonly client: Client;
   private readonly log: IngressLogger;
-  private readonly opts: Required<Omit<IngressControllerOptions, 'client' | 'log' | 'bindAddress' | 'className'>> & { bindAddress?: string };
+  private readonly opts: Required<Omit<IngressControllerOptions, 'client' | 'log' | 'bindAddress' | 'className' | 'publish'>> & { bindAddress?: string; publish?: PublishedService };
   private readonly informers: InformerFactory;
   private readonly ingresses: SharedInformer;
   private readonly classes: SharedInformer;
@@ -81,6 +88,9 @@ export class IngressController {
   private dirty = true;
   private syncScheduled = false;
   private statusRetry?: NodeJS.Timeout;
+  /** The published Service's endpoints as last written (undefined: not yet, or not publishing). */
+  private publishedSlice?: string;
+  private publishing = false;
   private httpServer?: http.Server;
   private httpsServer?: https.Server;
   private defaultContext?: SecureContext;
@@ -94,6 +104,7 @@ export class IngressController {
       httpsPort: o.httpsPort ?? 443,
       bindAddress: o.bindAddress,
       addresses: o.addresses ?? [],
+      publish: o.publish,
       maxHeaderSize: o.maxHeaderSize ?? 16 * 1024,
       maxAttempts: o.maxAttempts ?? 3,
       connectTimeoutMs: o.connectTimeoutMs ?? 5_000,
@@ -175,6 +186,7 @@ export class IngressController {
       await this.stop();
       throw e;
     }
+    await this.ensurePublished();
     this.sync();
     this.log.info({ ports: this.ports, className: this.className }, 'ingress controller serving');
   }
@@ -273,7 +285,38 @@ export class IngressController {
       }
     }
     this.forgetSolvedProblems();
+    // Someone changed or deleted the published endpoints: put them back.
+    if (this.publishedSlice !== undefined && this.publishedSliceInCache() !== this.publishedSlice) void this.ensurePublished();
     void this.updateStatuses(served);
+  }
+
+  private publishTarget() {
+    const address = this.opts.addresses.find((a) => isIP(a) === 4);
+    return this.opts.publish && address ? { svc: this.opts.publish, target: { address, httpPort: this.ports.http, httpsPort: this.ports.https } } : undefined;
+  }
+
+  private publishedSliceInCache(): string {
+    const p = this.opts.publish!;
+    const s = this.slices.indexer.get(`${p.namespace}/${p.name}`) as Obj | undefined;
+    return JSON.stringify([s?.endpoints, s?.ports]);
+  }
+
+  /** Writes the published Service and its endpoints (single-flight; retried while failing). */
+  private async ensurePublished(): Promise<void> {
+    const p = this.publishTarget();
+    if (!p || this.publishing || this.abort.signal.aborted) return;
+    this.publishing = true;
+    try {
+      await ensurePublishedService(this.client, p.svc, p.target, { createService: this.publishedSlice === undefined });
+      const { slice } = publishedObjects(p.svc, p.target);
+      this.publishedSlice = JSON.stringify([(slice as Obj).endpoints, (slice as Obj).ports]);
+    } catch (e) {
+      if (this.abort.signal.aborted) return;
+      this.log.warn({ err: String(e), service: `${p.svc.namespace}/${p.svc.name}` }, 'ingress controller: cannot publish its Service, retrying');
+      setTimeout(() => void this.ensurePublished(), 5_000).unref();
+    } finally {
+      this.publishing = false;
+    }
   }
 
   /** Problems fixed since they were logged may be logged again if they come back. */
@@ -305,13 +348,17 @@ export class IngressController {
     }
   }
 
+  /** The published Service's load balancer addresses once it has some, else this controller's own. */
   private desiredLoadBalancer(): Obj[] {
+    const p = this.opts.publish;
+    const published = p ? ((this.services.indexer.get(`${p.namespace}/${p.name}`) as Obj | undefined)?.status?.loadBalancer?.ingress as Obj[] | undefined) : undefined;
+    if (published?.length) return published.map((i) => (i.ip ? { ip: i.ip } : { hostname: i.hostname }));
     return this.opts.addresses.map((a) => (isIP(a) ? { ip: a } : { hostname: a }));
   }
 
   private async updateStatuses(served: KubeObject[]): Promise<void> {
-    if (!this.opts.addresses.length) return;
     const desired = this.desiredLoadBalancer();
+    if (!desired.length) return;
     const want = JSON.stringify(desired);
     let failed = false;
     for (const ing of served) {

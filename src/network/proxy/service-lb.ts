@@ -3,10 +3,14 @@
 // Service's status.loadBalancer.ingress lists the Ready nodes' addresses (ExternalIP when a node
 // has one, else InternalIP). Services with spec.loadBalancerClass belong to another
 // implementation and are left alone; a Service that stops being a LoadBalancer loses its ingress.
+// Every LoadBalancer shares the node addresses, so a port can belong to one Service only: as
+// with k3s's svclb pods and their hostPorts, the oldest Service that asks for a port/protocol
+// gets it, and a later one asking for any taken port stays pending (no ingress) until it is free.
 // Level-triggered and idempotent: several replicas (one per agent) compute the same status.
 
 import type { KubeObject } from '../../api/meta/v1.js';
 import type { Client } from '../../client/client.js';
+import type { EventRecorder } from '../../client/events.js';
 import { SharedInformer, type EventHandlers } from '../../client/informer.js';
 import { R } from '../../client/resources.js';
 import type { Logger } from '../../machinery/logger.js';
@@ -38,6 +42,38 @@ export function desiredIngress(svc: KubeObject, ingress: Ingress[]): Ingress[] |
   return spec.type === 'LoadBalancer' ? ingress : [];
 }
 
+type Ports = { ports?: { port: number; protocol?: string }[] };
+const portKeys = (svc: KubeObject) => ((svc.spec as Ports | undefined)?.ports ?? []).map((p) => `${p.protocol ?? 'TCP'}/${p.port}`);
+const createdFirst = (a: KubeObject, b: KubeObject) => {
+  const ta = a.metadata.creationTimestamp ?? '';
+  const tb = b.metadata.creationTimestamp ?? '';
+  if (ta !== tb) return ta < tb ? -1 : 1;
+  const ka = `${a.metadata.namespace}/${a.metadata.name}`;
+  const kb = `${b.metadata.namespace}/${b.metadata.name}`;
+  return ka < kb ? -1 : ka > kb ? 1 : 0;
+};
+
+/**
+ * The ingress every Service should have (undefined: not this controller's), with port claims:
+ * LoadBalancers in creation order take their ports; one that meets a taken port gets none.
+ */
+export function desiredIngresses(services: KubeObject[], ingress: Ingress[]): Map<KubeObject, { want: Ingress[] | undefined; conflict?: string }> {
+  const out = new Map<KubeObject, { want: Ingress[] | undefined; conflict?: string }>();
+  const claimed = new Map<string, string>();
+  for (const svc of [...services].sort(createdFirst)) {
+    const want = desiredIngress(svc, ingress);
+    const keys = portKeys(svc);
+    const taken = want?.length ? keys.find((k) => claimed.has(k)) : undefined;
+    if (taken) {
+      out.set(svc, { want: [], conflict: `port ${taken} is already used by the load balancer of Service ${claimed.get(taken)}` });
+      continue;
+    }
+    if (want?.length) for (const k of keys) claimed.set(k, `${svc.metadata.namespace}/${svc.metadata.name}`);
+    out.set(svc, { want });
+  }
+  return out;
+}
+
 const sameIngress = (a: { ip?: string; ipMode?: string }[] | undefined, b: Ingress[]) =>
   (a ?? []).length === b.length && (a ?? []).every((x, i) => x.ip === b[i].ip && (x.ipMode ?? 'VIP') === b[i].ipMode);
 
@@ -46,8 +82,10 @@ export class ServiceLBController {
   private readonly nodes: SharedInformer;
   private dirty = true;
   private wake?: () => void;
+  /** Port conflicts already reported as Events (until they are resolved). */
+  private reported = new Set<string>();
 
-  constructor(private readonly o: { client: Client; log: Logger; resyncMs?: number }) {
+  constructor(private readonly o: { client: Client; log: Logger; events?: EventRecorder; resyncMs?: number }) {
     const onError = (resource: string) => (err: unknown) => o.log.warn({ err: String(err), resource }, 'service load balancer cannot list/watch, retrying');
     this.services = new SharedInformer(o.client, R.services, { onError: onError('services') });
     this.nodes = new SharedInformer(o.client, R.nodes, { onError: onError('nodes') });
@@ -104,8 +142,13 @@ export class ServiceLBController {
   async syncAll(): Promise<number> {
     const ingress = loadBalancerIngress(this.nodes.indexer.list());
     let failed = 0;
-    for (const svc of this.services.indexer.list()) {
-      const want = desiredIngress(svc, ingress);
+    const conflicts = new Set<string>();
+    for (const [svc, { want, conflict }] of desiredIngresses(this.services.indexer.list(), ingress)) {
+      if (conflict) {
+        const key = `${svc.metadata.uid}\u0000${conflict}`;
+        conflicts.add(key);
+        if (!this.reported.has(key)) this.o.events?.event({ ...svc, apiVersion: 'v1', kind: 'Service' }, 'Warning', 'SyncLoadBalancerFailed', `Error syncing load balancer: ${conflict}`);
+      }
       const have = (svc.status as { loadBalancer?: { ingress?: Ingress[] } } | undefined)?.loadBalancer?.ingress;
       if (!want || sameIngress(have, want)) continue;
       try {
@@ -117,6 +160,7 @@ export class ServiceLBController {
         this.o.log.warn({ err: e instanceof Error ? e.message : String(e), service: `${svc.metadata.namespace}/${svc.metadata.name}` }, 'cannot update load balancer status');
       }
     }
+    this.reported = conflicts;
     return failed;
   }
 }
