@@ -28,6 +28,7 @@ import { versionInfo } from './version.js';
 import type { KubeletClientConfig } from './streaming/kubelet-client.js';
 import { matchStreamingRoute, StreamingRoutes } from './streaming/streaming-routes.js';
 import { statusText, writeRawResponse } from '../machinery/httpstream/upgrade-proxy.js';
+import { admitIngressClass } from './admission/default-ingress-class.js';
 import { admitPodPriority } from './admission/priority.js';
 import type { Logger } from '../machinery/logger.js';
 
@@ -137,10 +138,14 @@ export class ApiServer {
     this.entries.set(`${def.group}/${def.version}/${def.plural}`, { def, store, handler, listWatch });
   }
 
-  /** Kind-specific steps around writes: Service IP and NodePort allocation. */
+  /** Kind-specific steps around writes: admission (Priority, DefaultIngressClass), Service IP and NodePort allocation. */
   private writeHooks(def: ResourceDef): WriteHooks | undefined {
     if (def.group === '' && def.plural === 'pods') {
       return { admitCreate: (pod) => admitPodPriority(pod, (name) => this.dispatcher.cacheFor('/registry/priorityclasses/').get(`/registry/priorityclasses/${name}`)?.obj, () => this.dispatcher.cacheFor('/registry/priorityclasses/').list('/registry/priorityclasses/').map((c) => c.obj)) };
+    }
+    if (def.group === 'networking.k8s.io' && def.plural === 'ingresses') {
+      const prefix = '/registry/ingressclasses/';
+      return { admitCreate: (ing) => admitIngressClass(ing, () => this.dispatcher.cacheFor(prefix).list(prefix).map((c) => c.obj)) };
     }
     if (def.group !== '' || def.plural !== 'services') return undefined;
     const alloc = this.serviceAllocator;

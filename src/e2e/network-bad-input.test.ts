@@ -107,6 +107,29 @@ describe('networking bad input', { concurrency: false }, () => {
     assert.match(r.stderr, /spec\.rules\[0\]\.http\.paths\[0\]\.pathType: Unsupported value: "Sideways"/);
   });
 
+  it('an Ingress without a class gets the default IngressClass (the newest of several); one with a class or the legacy annotation keeps it', async () => {
+    const cls = (name: string, isDefault: boolean) => ({ apiVersion: 'networking.k8s.io/v1', kind: 'IngressClass', metadata: { name, annotations: isDefault ? { 'ingressclass.kubernetes.io/is-default-class': 'true' } : {} }, spec: { controller: 'example.com/ingress' } });
+    const classOf = async (name: string) => (await srv.kubectl(['get', 'ingress', name, '-o', 'jsonpath={.spec.ingressClassName}'])).stdout;
+    const create = async (args: string[]) => assert.equal((await srv.kubectl(['create', 'ingress', ...args])).code, 0);
+    await create(['before-any', '--rule', 'x.example/*=web:80']);
+    assert.equal(await classOf('before-any'), '', 'no default class: left unset');
+    assert.equal((await apply(cls('old-default', true))).code, 0);
+    assert.equal((await apply(cls('other', false))).code, 0);
+    await create(['plain', '--rule', 'x.example/*=web:80']);
+    assert.equal(await classOf('plain'), 'old-default');
+    assert.match((await srv.kubectl(['get', 'ingress', 'plain'])).stdout, /plain\s+old-default\s+x\.example/);
+    await create(['chosen', '--class', 'other', '--rule', 'x.example/*=web:80']);
+    assert.equal(await classOf('chosen'), 'other');
+    const legacy = await apply({ apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: { name: 'legacy', annotations: { 'kubernetes.io/ingress.class': 'other' } }, spec: { defaultBackend: { service: { name: 'web', port: { number: 80 } } } } });
+    assert.equal(legacy.code, 0, legacy.stderr);
+    assert.equal(await classOf('legacy'), '');
+    // Creation timestamps have second precision: the second default is made a second later.
+    await new Promise((r) => setTimeout(r, 1100));
+    assert.equal((await apply(cls('new-default', true))).code, 0);
+    await create(['newest', '--rule', 'x.example/*=web:80']);
+    assert.equal(await classOf('newest'), 'new-default');
+  });
+
   it('the kubernetes Service has an EndpointSlice with the server\'s address, kept right across restarts', async () => {
     const slice = async () => JSON.parse((await srv.kubectl(['get', 'endpointslice', 'kubernetes', '-o', 'json'])).stdout);
     const s = await slice();
