@@ -37,6 +37,10 @@ export interface ServerFlags {
   ingressHttpPort: number;
   ingressHttpsPort: number;
   clusterDNSPort: number;
+  /** CoreDNS's metrics port (9153); 0 picks a free one. */
+  clusterDNSMetricsPort: number;
+  /** The Ingress controller's /metrics and /healthz (ingress-nginx's 10254); 0 picks a free one. */
+  ingressMetricsPort: number;
 }
 
 export const SERVER_HELP = `Usage: k8ts server [flags]
@@ -63,6 +67,11 @@ Flags:
   --node-monitor-grace-period D  How long a node may go without a heartbeat before it is marked
                                  NotReady/Unknown (default 40s)
   --default-local-storage-path DIR  Folder of local-path volumes (default <data-dir>/storage)
+  --ingress-http-port N          The Ingress controller's HTTP port (default 80)
+  --ingress-https-port N         The Ingress controller's HTTPS port (default 443)
+  --ingress-metrics-port N       Its /metrics and /healthz (default 10254)
+  --cluster-dns-port N           The cluster DNS's port, behind kube-dns's 53 (default 53)
+  --cluster-dns-metrics-port N   Its /metrics and /health, kube-dns's port "metrics" (default 9153)
 
 The server also runs a node agent (containerd, pods) in the same process, as a single-node
 cluster; it keeps its state in <data-dir>/agent.
@@ -93,6 +102,8 @@ export function parseServerFlags(argv: string[]): ServerFlags | 'help' {
       'default-local-storage-path': { type: 'string' },
       'ingress-http-port': { type: 'string' },
       'cluster-dns-port': { type: 'string' },
+      'cluster-dns-metrics-port': { type: 'string' },
+      'ingress-metrics-port': { type: 'string' },
       'ingress-https-port': { type: 'string' },
       agent: { type: 'boolean' },
       'disable-agent': { type: 'boolean' },
@@ -127,6 +138,8 @@ export function parseServerFlags(argv: string[]): ServerFlags | 'help' {
     ingressHttpPort: port16(values['ingress-http-port'] ?? '80', '--ingress-http-port'),
     ingressHttpsPort: port16(values['ingress-https-port'] ?? '443', '--ingress-https-port'),
     clusterDNSPort: port16(values['cluster-dns-port'] ?? '53', '--cluster-dns-port'),
+    clusterDNSMetricsPort: port16(values['cluster-dns-metrics-port'] ?? '9153', '--cluster-dns-metrics-port'),
+    ingressMetricsPort: port16(values['ingress-metrics-port'] ?? '10254', '--ingress-metrics-port'),
   };
 }
 

@@ -115,6 +115,7 @@ export async function runServer(argv: string[]): Promise<void> {
         client: new Client(new HttpTransport({ ...clientConfig, userAgent: 'k8ts-dns' }), 'k8ts-dns'),
         nodeIP: localNodeIP,
         port: flags.clusterDNSPort,
+        metricsPort: flags.clusterDNSMetricsPort,
         serviceCIDR: flags.serviceClusterIPRange,
         log: log.child({ component: 'dns' }),
       });
@@ -141,6 +142,7 @@ export async function runServer(argv: string[]): Promise<void> {
       client: new Client(new HttpTransport({ ...clientConfig, userAgent: 'k8ts-ingress' }), 'k8ts-ingress'),
       httpPort: flags.ingressHttpPort,
       httpsPort: flags.ingressHttpsPort,
+      metricsPort: flags.ingressMetricsPort,
       bindAddress: flags.bindAddress,
       addresses: [localNodeIP],
       publish: DEFAULT_PUBLISHED_SERVICE,

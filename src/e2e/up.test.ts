@@ -182,6 +182,10 @@ describe('k8ts up: a multi-node cluster in network namespaces', { skip, concurre
       status = k(['get', 'ingress', 'web', '-o', 'jsonpath={.status.loadBalancer.ingress[*].ip}']);
     }
     assert.equal(status, nodeIPs.join(' '));
+    // The requests above are counted in the controller's metrics (ingress-nginx's port 10254).
+    const metrics = execFileSync('curl', ['-s', '-m', '5', `http://${gateway}:10254/metrics`], { encoding: 'utf8' });
+    assert.match(metrics, /^k8ts_ingress_requests_total\{namespace="default",ingress="web",service="web",status="200"\} (1[5-9]|[2-9]\d|\d{3,})$/m, 'at least the 15 answered requests to web');
+    assert.match(metrics, /^k8ts_ingress_requests_total\{namespace="",ingress="",service="",status="404"\} [1-9]/m);
   });
 
   it('cluster DNS answers pods: services, kubernetes.default, headless per-pod names, search paths', () => {
@@ -209,6 +213,8 @@ describe('k8ts up: a multi-node cluster in network namespaces', { skip, concurre
     }
     const rc = spawnSync(KUBECTL, ['exec', pod, '--', 'nslookup', 'nosuch.default.svc.cluster.local'], { env: { ...process.env, KUBECONFIG: kubeconfig, HOME: home }, encoding: 'utf8' });
     assert.match(rc.stdout + rc.stderr, /NXDOMAIN|can't find/);
+    // CoreDNS's metrics port of kube-dns, through the API server's service proxy.
+    assert.match(k(['get', '--raw', '/api/v1/namespaces/kube-system/services/kube-dns:metrics/proxy/metrics']), /^coredns_dns_requests_total\{proto="udp"\} [1-9]/m);
     const conf = k(['exec', pod, '--', 'cat', '/etc/resolv.conf']);
     assert.match(conf, /nameserver 10\.43\.0\.10\b/);
     assert.match(conf, /search default\.svc\.cluster\.local svc\.cluster\.local cluster\.local/);

@@ -1,13 +1,7 @@
-// Prometheus text metrics for the DNS server, under CoreDNS's metric names where one fits, and a
-// /health endpoint (CoreDNS's health plugin answers "OK").
+// Prometheus text metrics for the DNS server, under CoreDNS's metric names where one fits
+// (served with a /health endpoint by ../metrics-endpoint.ts).
 
-import { createServer, type Server } from 'node:http';
-import type { ClusterDNS, ListenAddress } from './server.js';
-
-export interface MetricsServer {
-  address: { host: string; port: number };
-  close(): Promise<void>;
-}
+import type { ClusterDNS } from './server.js';
 
 export function renderMetrics(dns: ClusterDNS): string {
   const s = dns.stats;
@@ -28,28 +22,4 @@ export function renderMetrics(dns: ClusterDNS): string {
   metric('k8ts_dns_formerr_total', 'Malformed queries answered with FORMERR.', 'counter', [['', s.formErrors]]);
   metric('k8ts_dns_servfail_total', 'Queries answered with SERVFAIL.', 'counter', [['', s.servFails]]);
   return lines.join('\n') + '\n';
-}
-
-export function startMetricsServer(dns: ClusterDNS, listen: ListenAddress): Promise<MetricsServer> {
-  const srv: Server = createServer((req, res) => {
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405).end();
-      return;
-    }
-    const path = (req.url ?? '/').split('?')[0];
-    if (path === '/metrics') res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(renderMetrics(dns));
-    else if (path === '/health') res.writeHead(200, { 'content-type': 'text/plain' }).end('OK');
-    else res.writeHead(404).end();
-  });
-  return new Promise((resolve, reject) => {
-    srv.once('error', reject);
-    srv.listen(listen.port, listen.host, () => {
-      srv.off('error', reject);
-      const a = srv.address() as { port: number };
-      resolve({
-        address: { host: listen.host, port: a.port },
-        close: () => new Promise<void>((r) => srv.close(() => r())),
-      });
-    });
-  });
 }

@@ -9,7 +9,8 @@ import { createSocket, type Socket } from 'node:dgram';
 import { createServer, isIP, type Server, type Socket as TcpSocket } from 'node:net';
 import type { Client } from '../../client/client.js';
 import { Forwarder } from './forwarder.js';
-import { startMetricsServer, type MetricsServer } from './metrics.js';
+import { startMetricsServer, type MetricsServer } from '../metrics-endpoint.js';
+import { renderMetrics } from './metrics.js';
 import { informerRecordSource, type ClusterDNSInformers } from './informer-source.js';
 import { ClusterResolver, type PodsMode, type RecordSource } from './records.js';
 import { type Logger } from '../../machinery/logger.js';
@@ -119,10 +120,17 @@ export class ClusterDNS {
     }
     try {
       for (const l of this.opts.listen) await this.listenOn(l);
-      if (this.opts.metrics) this.metricsServer = await startMetricsServer(this, this.opts.metrics);
     } catch (e) {
       await this.stop();
-      throw new Error(`dns: cannot listen on ${this.opts.listen.map((l) => `${l.host}:${l.port}`).join(', ')}${this.opts.metrics ? ` (metrics ${this.opts.metrics.host}:${this.opts.metrics.port})` : ''}: ${(e as Error).message}`);
+      throw new Error(`dns: cannot listen on ${this.opts.listen.map((l) => `${l.host}:${l.port}`).join(', ')}: ${(e as Error).message}`);
+    }
+    // Without its metrics endpoint (the port is taken, say) the DNS still serves.
+    const m = this.opts.metrics;
+    if (m) {
+      this.metricsServer = await startMetricsServer({ render: () => renderMetrics(this), ...m, healthPath: '/health' }).catch((e: Error) => {
+        this.log.warn({ err: e.message }, `dns: no metrics endpoint on ${m.host}:${m.port}`);
+        return undefined;
+      });
     }
     this.log.info({ listen: this.bound, zone: this.resolver.zone, upstreams: this.opts.upstreams ?? [] }, 'dns: serving');
   }

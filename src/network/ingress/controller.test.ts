@@ -106,7 +106,7 @@ describe('IngressController', () => {
     backendPort = (a.address() as AddressInfo).port;
     backends.push(a, await startBackend('b', '127.0.0.3', backendPort), await startBackend('c', '127.0.0.4', backendPort));
     const log = { info() {}, error: (_o: unknown, m?: string) => warnings.push(`error: ${m}`), warn: (_o: unknown, m?: string) => warnings.push(m ?? '') };
-    ctl = new IngressController({ client: api.client('k8ts-ingress'), httpPort: 0, httpsPort: 0, bindAddress: '127.0.0.1', log, addresses: ['192.0.2.10'], publish: DEFAULT_PUBLISHED_SERVICE, connectTimeoutMs: 1_000, readTimeoutMs: 5_000 });
+    ctl = new IngressController({ client: api.client('k8ts-ingress'), httpPort: 0, httpsPort: 0, bindAddress: '127.0.0.1', log, addresses: ['192.0.2.10'], publish: DEFAULT_PUBLISHED_SERVICE, metricsPort: 0, connectTimeoutMs: 1_000, readTimeoutMs: 5_000 });
     await ctl.start();
     ({ http: port, https: tlsPort } = ctl.ports);
 
@@ -365,8 +365,12 @@ describe('IngressController', () => {
     await assert.rejects(other.start(), /EADDRINUSE/);
   });
 
-  test('metrics count requests by ingress, service and status', () => {
-    const m = ctl.metrics();
+  test('metrics count requests by ingress, service and status, served on /metrics with /healthz', async () => {
+    const res = await fetch(`http://127.0.0.1:${ctl.ports.metrics}/metrics`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+    const m = await res.text();
+    assert.equal(await (await fetch(`http://127.0.0.1:${ctl.ports.metrics}/healthz`)).text(), 'OK');
     assert.match(m, /# TYPE k8ts_ingress_requests_total counter/);
     assert.match(m, /k8ts_ingress_requests_total\{namespace="default",ingress="paths",service="svc-b",status="200"\} \d+/);
     assert.match(m, /k8ts_ingress_requests_total\{namespace="default",ingress="empty",service="svc-empty",status="503"\} \d+/);

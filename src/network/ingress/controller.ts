@@ -14,6 +14,7 @@ import type { GVR } from '../../client/resources.js';
 import { R } from '../../client/resources.js';
 import { isAlreadyExists } from '../../client/transport.js';
 import { BackendPool, BY_SERVICE, sliceServiceKey } from './backends.js';
+import { startMetricsServer, type MetricsServer } from '../metrics-endpoint.js';
 import { IngressMetrics } from './metrics.js';
 import { IngressProxy, rawErrorResponse } from './proxy.js';
 import { ensurePublishedService, publishedObjects, type PublishedService } from './published-service.js';
@@ -37,6 +38,8 @@ export interface IngressControllerOptions {
   /** 0 picks a free port (see `ports` after start). */
   httpPort?: number;
   httpsPort?: number;
+  /** Serve /metrics and /healthz on this port (ingress-nginx: 10254); unset: none. */
+  metricsPort?: number;
   bindAddress?: string;
   className?: string;
   log?: IngressLogger;
@@ -68,7 +71,7 @@ export class IngressController {
   readonly className: string;
   private readonly client: Client;
   private readonly log: IngressLogger;
-  private readonly opts: Required<Omit<IngressControllerOptions, 'client' | 'log' | 'bindAddress' | 'className' | 'publish'>> & { bindAddress?: string; publish?: PublishedService };
+  private readonly opts: Required<Omit<IngressControllerOptions, 'client' | 'log' | 'bindAddress' | 'className' | 'publish' | 'metricsPort'>> & { bindAddress?: string; publish?: PublishedService; metricsPort?: number };
   private readonly informers: InformerFactory;
   private readonly ingresses: SharedInformer;
   private readonly classes: SharedInformer;
@@ -91,6 +94,7 @@ export class IngressController {
   /** The published Service's endpoints as last written (undefined: not yet, or not publishing). */
   private publishedSlice?: string;
   private publishing = false;
+  private metricsServer?: MetricsServer;
   private httpServer?: http.Server;
   private httpsServer?: https.Server;
   private defaultContext?: SecureContext;
@@ -105,6 +109,7 @@ export class IngressController {
       bindAddress: o.bindAddress,
       addresses: o.addresses ?? [],
       publish: o.publish,
+      metricsPort: o.metricsPort,
       maxHeaderSize: o.maxHeaderSize ?? 16 * 1024,
       maxAttempts: o.maxAttempts ?? 3,
       connectTimeoutMs: o.connectTimeoutMs ?? 5_000,
@@ -145,9 +150,9 @@ export class IngressController {
     this.slices.addEventHandler(onEndpoints);
   }
 
-  /** The bound ports (useful with port 0). */
-  get ports(): { http: number; https: number } {
-    return { http: (this.httpServer?.address() as AddressInfo | null)?.port ?? 0, https: (this.httpsServer?.address() as AddressInfo | null)?.port ?? 0 };
+  /** The bound ports (useful with port 0); metrics is 0 without a metrics endpoint. */
+  get ports(): { http: number; https: number; metrics: number } {
+    return { http: (this.httpServer?.address() as AddressInfo | null)?.port ?? 0, https: (this.httpsServer?.address() as AddressInfo | null)?.port ?? 0, metrics: this.metricsServer?.address.port ?? 0 };
   }
 
   /** Starts the informers, ensures the IngressClass, and listens; resolves when serving. */
@@ -186,6 +191,14 @@ export class IngressController {
       await this.stop();
       throw e;
     }
+    if (this.opts.metricsPort !== undefined) {
+      const where = { host: this.opts.bindAddress ?? '0.0.0.0', port: this.opts.metricsPort };
+      // Without its metrics endpoint (the port is taken, say) the controller still serves.
+      this.metricsServer = await startMetricsServer({ render: () => this.metrics(), ...where, healthPath: '/healthz' }).catch((e: Error) => {
+        this.log.warn({ err: e.message }, `ingress controller: no metrics endpoint on ${where.host}:${where.port}`);
+        return undefined;
+      });
+    }
     await this.ensurePublished();
     this.sync();
     this.log.info({ ports: this.ports, className: this.className }, 'ingress controller serving');
@@ -200,7 +213,7 @@ export class IngressController {
         s.close(() => r());
         s.closeAllConnections();
       });
-    const closed = Promise.all([close(this.httpServer), close(this.httpsServer)]);
+    const closed = Promise.all([close(this.httpServer), close(this.httpsServer), this.metricsServer?.close()]);
     this.proxy.closeTunnels();
     await closed;
     this.agent.destroy();
