@@ -437,10 +437,14 @@ describe('k8ts up: a multi-node cluster in network namespaces', { skip, concurre
   });
 
   it('hostPort through portmap on the node address; dnsPolicy None with dnsConfig, Default; pod A records', () => {
-    const node2 = `${name}-node-2`;
+    // A node that is still up (the killed-node test above took one of them down for good).
+    const ready = JSON.parse(k(['get', 'nodes', '-o', 'json'])).items.filter((n: any) => n.status.conditions.some((c: any) => c.type === 'Ready' && c.status === 'True'));
+    assert.ok(ready.length >= 2, 'two nodes are still Ready');
+    const target = ready[0].metadata.name as string;
+    const targetIP = ready[0].status.addresses.find((a: any) => a.type === 'InternalIP').address as string;
     const pod = (podName: string, spec: object) => k(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: podName, labels: { app: podName } }, spec }));
     pod('hp', {
-      nodeName: node2,
+      nodeName: target,
       containers: [{ name: 'c', image: BUSYBOX, command: ['sh', '-c', 'echo hostport > /index.html; exec httpd -f -p 8080 -h /'], ports: [{ containerPort: 8080, hostPort: 18080 }] }],
     });
     pod('dns-none', {
@@ -453,7 +457,7 @@ describe('k8ts up: a multi-node cluster in network namespaces', { skip, concurre
     // hostPort: the node's address, port 18080, reaches the pod (from the host and from another node's pod).
     let body = '';
     for (let i = 0; i < 40 && body !== 'hostport'; i++) {
-      body = spawnSync('curl', ['-s', '-m', '3', `http://172.31.${index}.12:18080/index.html`], { encoding: 'utf8' }).stdout.trim();
+      body = spawnSync('curl', ['-s', '-m', '3', `http://${targetIP}:18080/index.html`], { encoding: 'utf8' }).stdout.trim();
       if (body !== 'hostport') execFileSync('sleep', ['0.25']);
     }
     assert.equal(body, 'hostport');
