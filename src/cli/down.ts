@@ -21,13 +21,14 @@ import { defaultDataDir } from './flags.js';
 const execFileP = promisify(execFile);
 
 export const DOWN_HELP = `Usage: k8ts down [--data-dir DIR]
-       k8ts down --cluster NAME [--dir DIR]
+       k8ts down --cluster NAME [--dir DIR] [--keep-data]
 
 Stops and removes every pod of the node agent whose state is in DIR/agent (the server's or the
 agent's data dir), containerd, mounts, the pod network bridge and pod cgroups. Data in DIR stays.
 
 With --cluster: removes a cluster made by 'k8ts up' (its processes, pods, network namespaces,
-interfaces, routes, iptables rules and kubeconfig context).
+interfaces, routes, iptables rules and kubeconfig context) and its state in DIR, unless
+--keep-data: then the next 'k8ts up' with the same DIR starts the same cluster again.
 `;
 
 /** What a running agent records about itself, so that `down` knows what to remove. */
@@ -50,7 +51,7 @@ export function agentRecordPath(agentDir: string): string {
 export async function runDown(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
-    options: { 'data-dir': { type: 'string' }, cluster: { type: 'string' }, dir: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { 'data-dir': { type: 'string' }, cluster: { type: 'string' }, dir: { type: 'string' }, 'keep-data': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
     strict: true,
   });
   if (values.help) {
@@ -66,7 +67,7 @@ export async function runDown(argv: string[]): Promise<void> {
       process.exitCode = 1;
       return;
     }
-    await teardownCluster(rec, (m) => process.stderr.write(`k8ts down: ${m}\n`));
+    await teardownCluster(rec, (m) => process.stderr.write(`k8ts down: ${m}\n`), { keepData: values['keep-data'] });
     return;
   }
   const dataDir = values['data-dir'] ?? defaultDataDir();

@@ -274,8 +274,8 @@ export async function runUp(argv: string[]): Promise<void> {
     say(`kubeconfig: ${kubeconfig}${rec.kubeconfigMerged ? ` (also context "${name}" in ~/.kube/config)` : ''}`);
     process.stdout.write(`${kubeconfig}\n`);
   } catch (err) {
-    say(`failed: ${(err as Error).message}; removing what was made`);
-    await teardownCluster(rec, say).catch(() => undefined);
+    say(`failed: ${(err as Error).message}; removing what was made (its logs stay in ${dir})`);
+    await teardownCluster(rec, say, { keepData: true }).catch(() => undefined);
     throw err;
   }
 }
@@ -308,7 +308,7 @@ async function killAndWait(pid: number | undefined, graceMs: number): Promise<vo
 }
 
 /** Removes a cluster made by `up`: agents and their pods, the server, namespaces, routes, rules. */
-export async function teardownCluster(rec: UpRecord, say: (m: string) => void): Promise<void> {
+export async function teardownCluster(rec: UpRecord, say: (m: string) => void, o: { keepData?: boolean } = {}): Promise<void> {
   await Promise.all(rec.agentPids.map((p) => killAndWait(p, 10_000)));
   // Each node's pods, containerd and bridge, from inside its namespace.
   for (let i = 0; i < rec.nodeNs.length; i++) {
@@ -328,6 +328,11 @@ export async function teardownCluster(rec: UpRecord, say: (m: string) => void): 
   }
   if (rec.kubeconfigMerged) unmergeKubeconfig(rec.contextName);
   rmSync(recordPath(rec.dir), { force: true });
+  // The cluster's state goes too (as kind's delete), so the next `up` starts a new cluster;
+  // never through a mount that is somehow still there.
+  const stillMounted = readFileSync('/proc/mounts', 'utf8').split('\n').some((l) => (l.split(' ')[1] ?? '').startsWith(`${rec.dir}/`));
+  if (!o.keepData && !stillMounted) rmSync(rec.dir, { recursive: true, force: true });
+  else if (!o.keepData) say(`kept ${rec.dir}: something is still mounted under it`);
   say(`cluster "${rec.name}" removed`);
 }
 
