@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -475,6 +475,7 @@ describe('k8ts up: a multi-node cluster in network namespaces', { skip, concurre
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(hostState(name, dir, index), before_);
     assert.equal(spawnSync('pgrep', ['-f', dir]).status, 1, 'no process of the cluster left');
+    assert.equal(existsSync(dir), false, 'the cluster\'s state is gone too');
     assert.doesNotMatch(readFileSync(join(home, '.kube', 'config'), 'utf8'), new RegExp(`name: ${name}\\b`));
   });
 });
