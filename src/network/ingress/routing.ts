@@ -2,6 +2,7 @@
 // the matching rules of https://kubernetes.io/docs/concepts/services-networking/ingress/ are
 // tested without sockets.
 
+import { oldestFirst } from '../../api/meta/age.js';
 import type { KubeObject } from '../../api/meta/v1.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -65,15 +66,6 @@ function splitPath(p: string): string[] {
   return p.split('/').filter(Boolean);
 }
 
-/** Oldest first, then by namespace/name: on conflicting rules the oldest Ingress wins. */
-function byAge(a: KubeObject, b: KubeObject): number {
-  const ta = a.metadata.creationTimestamp ?? '';
-  const tb = b.metadata.creationTimestamp ?? '';
-  if (ta !== tb) return ta < tb ? -1 : 1;
-  const ka = `${a.metadata.namespace}/${a.metadata.name}`;
-  const kb = `${b.metadata.namespace}/${b.metadata.name}`;
-  return ka < kb ? -1 : ka > kb ? 1 : 0;
-}
 
 /** Lowercases and drops a trailing dot, as DNS names compare. */
 export function normalizeHost(h: string): string {
@@ -83,7 +75,7 @@ export function normalizeHost(h: string): string {
 
 export function buildRouteTable(ingresses: KubeObject[]): RouteTable {
   const table: RouteTable = { exact: new Map(), wildcard: new Map(), anyHost: { paths: [] } };
-  for (const ing of [...ingresses].sort(byAge)) {
+  for (const ing of [...ingresses].sort(oldestFirst)) {
     const spec = (ing as Obj).spec ?? {};
     if (!table.defaultBackend) table.defaultBackend = toBackend(ing, spec.defaultBackend);
     const tlsHosts = redirectHosts(ing);

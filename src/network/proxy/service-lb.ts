@@ -8,6 +8,7 @@
 // gets it, and a later one asking for any taken port stays pending (no ingress) until it is free.
 // Level-triggered and idempotent: several replicas (one per agent) compute the same status.
 
+import { oldestFirst } from '../../api/meta/age.js';
 import type { KubeObject } from '../../api/meta/v1.js';
 import type { Client } from '../../client/client.js';
 import type { EventRecorder } from '../../client/events.js';
@@ -44,14 +45,6 @@ export function desiredIngress(svc: KubeObject, ingress: Ingress[]): Ingress[] |
 
 type Ports = { ports?: { port: number; protocol?: string }[] };
 const portKeys = (svc: KubeObject) => ((svc.spec as Ports | undefined)?.ports ?? []).map((p) => `${p.protocol ?? 'TCP'}/${p.port}`);
-const createdFirst = (a: KubeObject, b: KubeObject) => {
-  const ta = a.metadata.creationTimestamp ?? '';
-  const tb = b.metadata.creationTimestamp ?? '';
-  if (ta !== tb) return ta < tb ? -1 : 1;
-  const ka = `${a.metadata.namespace}/${a.metadata.name}`;
-  const kb = `${b.metadata.namespace}/${b.metadata.name}`;
-  return ka < kb ? -1 : ka > kb ? 1 : 0;
-};
 
 /**
  * The ingress every Service should have (undefined: not this controller's), with port claims:
@@ -60,7 +53,7 @@ const createdFirst = (a: KubeObject, b: KubeObject) => {
 export function desiredIngresses(services: KubeObject[], ingress: Ingress[]): Map<KubeObject, { want: Ingress[] | undefined; conflict?: string }> {
   const out = new Map<KubeObject, { want: Ingress[] | undefined; conflict?: string }>();
   const claimed = new Map<string, string>();
-  for (const svc of [...services].sort(createdFirst)) {
+  for (const svc of [...services].sort(oldestFirst)) {
     const want = desiredIngress(svc, ingress);
     const keys = portKeys(svc);
     const taken = want?.length ? keys.find((k) => claimed.has(k)) : undefined;
