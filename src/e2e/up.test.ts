@@ -288,18 +288,29 @@ describe('k8ts up: a multi-node cluster in network namespaces', { skip, concurre
   it('a rolling update and its undo under a bounded request loop lose no request (readiness probe, preStop sleep)', async () => {
     const port = nodePortDeployment('roll', { terminationGracePeriodSeconds: 10 }, { lifecycle: { preStop: { exec: { command: ['sleep', '3'] } } } });
     const { request } = await import('node:http');
+    // A request is lost when it is refused, reset, answered with an error or not answered in
+    // 10 s (a SYN blackholed by a stale DNAT stays so through its retransmits); a slow answer on
+    // this loaded 2-core machine is not a lost one. Failures are kept with when and why.
+    const failures: string[] = [];
+    const t0 = Date.now();
     const once = (n: number) =>
       new Promise<boolean>((resolve) => {
-        const req = request({ host: `172.31.${index}.${11 + (n % 3)}`, port, path: '/index.html', timeout: 3000, agent: false }, (res) => {
+        const host = `172.31.${index}.${11 + (n % 3)}`;
+        const fail = (why: string) => {
+          failures.push(`#${n} ${host} at ${((Date.now() - t0) / 1000).toFixed(1)} s: ${why}`);
+          resolve(false);
+        };
+        const req = request({ host, port, path: '/index.html', timeout: 10_000, agent: false }, (res) => {
           res.resume();
-          res.on('end', () => resolve(res.statusCode === 200));
+          res.on('end', () => (res.statusCode === 200 ? resolve(true) : fail(`HTTP ${res.statusCode}`)));
         });
-        req.on('timeout', () => req.destroy());
-        req.on('error', () => resolve(false));
+        req.on('timeout', () => req.destroy(new Error('no answer in 10 s')));
+        req.on('error', (e: NodeJS.ErrnoException) => fail(e.code ?? e.message));
         req.end();
       });
     // Warm up until the Service answers, then 20 requests/s while the rollout and the undo run.
     for (let i = 0; i < 50 && !(await once(i)); i++) await new Promise((r) => setTimeout(r, 200));
+    failures.length = 0;
     let sent = 0;
     let failed = 0;
     let stop = false;
@@ -324,9 +335,9 @@ describe('k8ts up: a multi-node cluster in network namespaces', { skip, concurre
     await new Promise((r) => setTimeout(r, Math.max(5000, loopStarted + 60_000 - Date.now())));
     stop = true;
     await loop;
-    await new Promise((r) => setTimeout(r, 3500));
+    await new Promise((r) => setTimeout(r, 10_500));
     assert.ok(sent >= 1000, `${sent} requests sent`);
-    assert.equal(failed, 0, `${failed} of ${sent} requests failed`);
+    assert.equal(failed, 0, `${failed} of ${sent} requests failed:\n${failures.join('\n')}`);
   });
 
   it('StatefulSet pods have stable DNS names; an Ingress with two hosts and a TLS secret routes by SNI', () => {
