@@ -120,6 +120,11 @@ const ingresses = defineKind({
   },
 });
 
+/** The IngressClass annotation that makes it the default (DefaultIngressClass admission, controllers). */
+export const DEFAULT_INGRESS_CLASS_ANNOTATION = 'ingressclass.kubernetes.io/is-default-class';
+/** The pre-IngressClass way for an Ingress to pick a controller, still honoured. */
+export const LEGACY_INGRESS_CLASS_ANNOTATION = 'kubernetes.io/ingress.class';
+
 const ingressclasses = defineKind({
   ...net,
   kind: 'IngressClass',

@@ -5,8 +5,7 @@
 
 import type { KubeObject } from '../../api/meta/v1.js';
 
-const DEFAULT_CLASS_ANNOTATION = 'ingressclass.kubernetes.io/is-default-class';
-const LEGACY_CLASS_ANNOTATION = 'kubernetes.io/ingress.class';
+import { DEFAULT_INGRESS_CLASS_ANNOTATION as DEFAULT_CLASS_ANNOTATION, LEGACY_INGRESS_CLASS_ANNOTATION as LEGACY_CLASS_ANNOTATION } from '../../api/builtin/networking-rbac.js';
 
 export function admitIngressClass(ingress: KubeObject, classes: () => KubeObject[]): void {
   const spec = (ingress.spec ??= {});

@@ -7,6 +7,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import { isIP, type AddressInfo, type Socket } from 'node:net';
 import { createSecureContext, type SecureContext } from 'node:tls';
+import { DEFAULT_INGRESS_CLASS_ANNOTATION, LEGACY_INGRESS_CLASS_ANNOTATION } from '../../api/builtin/networking-rbac.js';
 import type { KubeObject } from '../../api/meta/v1.js';
 import type { Client } from '../../client/client.js';
 import { InformerFactory, type SharedInformer } from '../../client/informer.js';
@@ -27,9 +28,8 @@ type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-exp
 export const INGRESSES: GVR = { group: 'networking.k8s.io', version: 'v1', plural: 'ingresses', kind: 'Ingress', namespaced: true };
 export const INGRESS_CLASSES: GVR = { group: 'networking.k8s.io', version: 'v1', plural: 'ingressclasses', kind: 'IngressClass', namespaced: false };
 export const CONTROLLER_NAME = 'k8ts.io/ingress';
-export const DEFAULT_CLASS_ANNOTATION = 'ingressclass.kubernetes.io/is-default-class';
-/** The pre-IngressClass way to pick a controller, still honoured. */
-const LEGACY_CLASS_ANNOTATION = 'kubernetes.io/ingress.class';
+export const DEFAULT_CLASS_ANNOTATION = DEFAULT_INGRESS_CLASS_ANNOTATION;
+const LEGACY_CLASS_ANNOTATION = LEGACY_INGRESS_CLASS_ANNOTATION;
 
 export type IngressLogger = Pick<Logger, 'info' | 'warn' | 'error'>;
 
